@@ -1,0 +1,88 @@
+//! Sans-IO, `no_std` verifier of Microsoft Entra ID (Azure AD) RS256 access tokens.
+//!
+//! An API protected by Entra ID receives `Authorization: Bearer <JWT>`. This
+//! crate decides whether that token was signed by one of the tenant's current
+//! keys and carries the right claims, or says precisely why not. It does no
+//! I/O: the caller hands it the token, the current time, a [`Policy`] and a
+//! [`KeySet`]; fetching and caching keys belongs to the adapter crates.
+//!
+//! ```
+//! use entra_jwt_core::{KeySet, Match, Policy};
+//! # use entra_jwt_test_tenant::{self as tt, Key, TestTenant};
+//! # let (jwks, now) = (TestTenant::jwks_json().as_bytes(), tt::NOW);
+//! # let token = TestTenant::get().sign(Key::Rsa2048, &TestTenant::header(Key::Rsa2048), &TestTenant::v2_claims(now));
+//! # let (tenant_id, app_id) = (tt::TENANT_ID, tt::APP_ID);
+//! let policy = Policy::single_tenant(tenant_id, app_id)
+//!     .require_scopes(Match::Any, ["Data.Read"])
+//!     .build()?;
+//! let keys = KeySet::from_jwks(jwks)?; // once per fetched JWKS, never per token
+//! let claims = policy.verify(&token, &keys, now)?; // `now`: seconds since the epoch
+//! assert_eq!(claims.tid.as_deref(), Some(tenant_id));
+//! # Ok::<(), entra_jwt_core::Error>(())
+//! ```
+//!
+//! # What it does and does not do
+//!
+//! ```text
+//!  Authorization header ──parse_authorization──► token
+//!                                                  │
+//!  discovery doc ──OpenIdConfiguration──► jwks_uri │   (fetched by an adapter)
+//!  JWKS bytes ────KeySet::from_jwks──────► KeySet ─┤
+//!  now (caller's clock) ───────────────────────────┤
+//!                                                  ▼
+//!                         Policy::verify ──► Ok(Claims) | Err(Error) ──challenge──► 401/403/503
+//! ```
+//!
+//! - Does: strict compact-JWS parsing, header rules, key lookup by exact `kid`
+//!   (`x5t` only without `kid`), RS256 on pre-parsed keys, every Entra claim
+//!   rule (times with leeway, audience, single-/multi-tenant/explicit issuers,
+//!   versions, `tid`, key issuer, scopes and roles), RFC 6750 challenges.
+//! - Does not: open sockets, read a clock or the environment, spawn threads,
+//!   draw random numbers, chain-validate `x5c` certificates (trust comes from
+//!   fetching metadata over HTTPS from the configured authority), or ever use
+//!   `jku`, `x5u`, `jwk` or `x5c` from a token header.
+//!
+//! | feature | default | adds |
+//! |---|---|---|
+//! | `std` | yes | `std::error::Error` for [`Error`] |
+//!
+//! # Design choices
+//! - The algorithm comes from the key type (RSA) and this crate (RS256), never
+//!   from the token: `alg` is only compared against `RS256`.
+//! - Strict by default; each loosening is a `dangerous_*` builder method.
+//! - Keys are parsed once per key set; a verification allocates little and
+//!   never re-parses key material.
+//! - The signature check is a [`SignatureBackend`]; [`RustCryptoBackend`] is
+//!   the pure-Rust default.
+//! - Errors carry a stable [`Error::code`] and never echo the token or keys.
+#![no_std]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+mod b64;
+mod bearer;
+mod claims;
+mod discovery;
+mod error;
+mod json;
+mod jwks;
+mod key;
+pub mod limits;
+mod policy;
+mod token;
+mod x5c;
+
+pub use bearer::{Challenge, INVALID_TOKEN_DESCRIPTION, challenge, parse_authorization};
+pub use claims::Claims;
+pub use discovery::{OpenIdConfiguration, PUBLIC_AUTHORITY, discovery_url};
+pub use error::{ALL_CODES, Error, ErrorClass};
+pub use jwks::{Jwk, KeyMaterial, KeySet, SkipReason, SkippedKey};
+pub use key::{KeyError, RsaKey, RustCryptoBackend, SignatureBackend};
+pub use policy::{
+    Match, Policy, PolicyBuilder, TENANT_PLACEHOLDER, TokenVersion, V1_ISSUER_TEMPLATE,
+    V2_ISSUER_TEMPLATE, is_guid,
+};
+pub use token::{Header, RS256, UntrustedToken};

@@ -1,0 +1,48 @@
+//! Every numeric limit of the core, each with where its number comes from.
+
+/// Default cap on a token's size in bytes, checked before any decoding.
+///
+/// Entra access tokens are 1-3 KiB, large group overage included; IM's default is
+/// 250 KiB (`TokenValidationParameters.MaximumTokenSizeInBytes`), which we find far
+/// too generous for a header value. Configurable with `PolicyBuilder::max_token_bytes`.
+pub const DEFAULT_MAX_TOKEN_BYTES: usize = 32 * 1024;
+
+/// Hard ceiling for [`DEFAULT_MAX_TOKEN_BYTES`]'s setting: IM's own default (250 KiB).
+pub const MAX_TOKEN_BYTES_CEILING: usize = 250 * 1024;
+
+/// Longest `kid` accepted in a token header or a JWK (SPEC §3). Entra kids are
+/// 27-43 characters; 256 leaves room for any provider without letting a header
+/// make key lookup costly.
+pub const MAX_KID_LEN: usize = 256;
+
+/// Cap on a JWKS or discovery document's size: the fetch cap of SPEC §7 (1 MiB).
+pub const MAX_DOCUMENT_BYTES: usize = 1024 * 1024;
+
+/// Most keys kept from one JWKS. Entra publishes 4-10; keyfunc and IM keep
+/// everything, but a key set bigger than this is an attack or a misconfiguration.
+pub const MAX_KEYS: usize = 100;
+
+/// Smallest RSA modulus accepted, in bits (SPEC §4; NIST SP 800-131A).
+pub const MIN_RSA_BITS: usize = 2048;
+
+/// Largest RSA modulus accepted, in bits (SPEC §4). Bounds the cost of one
+/// verification: a 4096-bit public operation is about 4x a 2048-bit one.
+pub const MAX_RSA_BITS: usize = 4096;
+
+/// Largest public exponent accepted: 2^33 - 1, the bound *ring* and the `rsa`
+/// crate use against "RSADoS" (huge exponents make verification slow).
+pub const MAX_RSA_EXPONENT: u64 = (1 << 33) - 1;
+
+/// Default clock-skew leeway in seconds: IM's `DefaultClockSkew` (5 minutes).
+pub const DEFAULT_LEEWAY_SECS: u32 = 300;
+
+/// Largest leeway a policy may configure (SPEC §6): 10 minutes.
+pub const MAX_LEEWAY_SECS: u32 = 600;
+
+/// Latest time claim accepted: 9999-12-31T23:59:59Z. Anything later is out of
+/// range (and would overflow date handling in callers), not "far future".
+pub const MAX_TIME_CLAIM: i64 = 253_402_300_799;
+
+/// Most certificates read from one JWK's `x5c`; only the first is used, the
+/// rest are carried by Entra for chain building we do not do.
+pub const MAX_X5C_CERTS: usize = 10;
