@@ -86,3 +86,8 @@ pub use policy::{
     V2_ISSUER_TEMPLATE, is_guid,
 };
 pub use token::{Header, RS256, UntrustedToken};
+
+/// The README's Rust examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
