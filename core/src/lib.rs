@@ -59,8 +59,6 @@
 #![forbid(unsafe_code)]
 
 extern crate alloc;
-#[cfg(feature = "std")]
-extern crate std;
 
 mod b64;
 mod bearer;
@@ -72,6 +70,7 @@ mod jwks;
 mod key;
 pub mod limits;
 mod policy;
+mod source;
 mod token;
 mod x5c;
 
@@ -84,6 +83,11 @@ pub use key::{KeyError, RsaKey, RustCryptoBackend, SignatureBackend};
 pub use policy::{
     Match, Policy, PolicyBuilder, TENANT_PLACEHOLDER, TokenVersion, V1_ISSUER_TEMPLATE,
     V2_ISSUER_TEMPLATE, is_guid,
+};
+pub use source::{
+    DEFAULT_REFRESH_INTERVAL, DEFAULT_RETRY_INITIAL, DEFAULT_UNKNOWN_KID_INTERVAL, DocumentKind,
+    FetchReason, FetchRequest, KeySource, KidVerdict, MIN_UNKNOWN_KID_INTERVAL,
+    REFRESH_JITTER_PERCENT, RefreshConfig,
 };
 pub use token::{Header, RS256, UntrustedToken};
 
