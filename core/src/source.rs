@@ -265,6 +265,18 @@ impl KeySource {
         self.discovery.as_ref()
     }
 
+    /// The discovery document URL, for a source that starts from one.
+    #[must_use]
+    pub fn discovery_url(&self) -> Option<&str> {
+        self.discovery_url.as_deref()
+    }
+
+    /// The JWKS URL, once known (configured, or learnt from discovery).
+    #[must_use]
+    pub fn jwks_uri(&self) -> Option<&str> {
+        self.jwks_uri.as_deref()
+    }
+
     /// The configuration.
     #[must_use]
     pub fn config(&self) -> &RefreshConfig {
@@ -425,6 +437,22 @@ impl KeySource {
         body: Result<&[u8], ()>,
     ) -> Result<(), Error> {
         let now = self.observe(now);
+        self.handle_fetched_at(now, entropy, kind, body, now)
+    }
+
+    /// Like [`handle_fetched`](Self::handle_fetched), for a request the driver
+    /// answered with a copy another replica fetched at `fetched_at` (from a
+    /// shared cache): the set's age and the next refresh count from then.
+    pub fn handle_fetched_at(
+        &mut self,
+        now: u64,
+        entropy: u32,
+        kind: DocumentKind,
+        body: Result<&[u8], ()>,
+        fetched_at: u64,
+    ) -> Result<(), Error> {
+        let now = self.observe(now);
+        let fetched_at = fetched_at.min(now);
         let Some((in_flight_kind, reason)) = self.in_flight else {
             // Not what we asked for: ignore rather than trust it.
             return Ok(());
@@ -451,10 +479,10 @@ impl KeySource {
             }
             Ok(Loaded::Keys(set)) => {
                 self.keys = Some(Arc::new(set));
-                self.keys_fetched_at = now;
+                self.keys_fetched_at = fetched_at;
                 self.consecutive_failures = 0;
                 self.next_reason = FetchReason::Scheduled;
-                self.next_attempt_at = self.scheduled_after(now, entropy);
+                self.next_attempt_at = self.scheduled_after(fetched_at, entropy);
                 Ok(())
             }
             Err(parse_error) => {

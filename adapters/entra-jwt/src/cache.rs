@@ -40,6 +40,29 @@ pub trait AsyncCache: Send + Sync {
     ) -> impl Future<Output = ()> + Send;
 }
 
+impl<T: Cache + ?Sized> Cache for std::sync::Arc<T> {
+    fn get(&self, url: &str) -> Option<CachedDocument> {
+        (**self).get(url)
+    }
+    fn put(&self, url: &str, doc: &CachedDocument, ttl_secs: u64) {
+        (**self).put(url, doc, ttl_secs);
+    }
+}
+
+impl<T: AsyncCache + ?Sized> AsyncCache for std::sync::Arc<T> {
+    fn get(&self, url: &str) -> impl Future<Output = Option<CachedDocument>> + Send {
+        (**self).get(url)
+    }
+    fn put(
+        &self,
+        url: &str,
+        doc: &CachedDocument,
+        ttl_secs: u64,
+    ) -> impl Future<Output = ()> + Send {
+        (**self).put(url, doc, ttl_secs)
+    }
+}
+
 /// No cache at all: every document comes from the network.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoCache;

@@ -184,6 +184,18 @@ pub trait AsyncFetch: Send + Sync {
     fn get(&self, url: &str) -> impl Future<Output = Result<Vec<u8>, FetchError>> + Send;
 }
 
+impl<T: Fetch + ?Sized> Fetch for std::sync::Arc<T> {
+    fn get(&self, url: &str) -> Result<Vec<u8>, FetchError> {
+        (**self).get(url)
+    }
+}
+
+impl<T: AsyncFetch + ?Sized> AsyncFetch for std::sync::Arc<T> {
+    fn get(&self, url: &str) -> impl Future<Output = Result<Vec<u8>, FetchError>> + Send {
+        (**self).get(url)
+    }
+}
+
 /// Parses a `Retry-After` value given in seconds (RFC 9110 §10.2.3); HTTP
 /// dates are not honoured (treated as absent).
 #[must_use]

@@ -1,9 +1,18 @@
-//! Entra ID access-token verification for Rust services.
+//! Entra ID access-token verification for Rust services: the drivers that run
+//! `entra-jwt-core`'s sans-IO key source against real fetchers and caches.
 #![forbid(unsafe_code)]
 
+mod async_verifier;
 pub mod cache;
+pub mod clock;
 pub mod fetch;
+mod shared;
+mod verifier;
 
+pub use async_verifier::{AsyncVerifier, AsyncVerifierBuilder};
 pub use cache::{AsyncCache, Cache, CachedDocument, MemoryCache, NoCache};
+pub use clock::{Clock, Entropy, FixedEntropy, ManualClock, StdEntropy, SystemClock};
 pub use entra_jwt_core as core;
 pub use fetch::{AsyncFetch, Fetch, FetchConfig, FetchError, FetchErrorKind};
+pub use shared::CACHE_TTL_INTERVALS;
+pub use verifier::{MAX_REFRESH_WAIT, Verifier, VerifierBuilder};

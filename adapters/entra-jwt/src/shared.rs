@@ -1,0 +1,81 @@
+//! Decisions shared by the blocking and the async drivers, so both behave alike.
+
+use entra_jwt_core::{DocumentKind, FetchReason, FetchRequest, KeySet, KeySource};
+
+use crate::cache::CachedDocument;
+
+/// Most fetches one refresh performs (discovery, JWKS, and one spare), so a
+/// misbehaving source can never loop.
+pub(crate) const MAX_FETCHES_PER_REFRESH: usize = 3;
+
+/// How long a document lives in a shared cache, in refresh intervals: a little
+/// beyond one, so a stale copy is still there as last-known-good.
+pub const CACHE_TTL_INTERVALS: u64 = 2;
+
+/// What to answer a fetch request with.
+pub(crate) enum Plan {
+    /// A copy another replica fetched more recently than our set.
+    UseCached(CachedDocument),
+    /// Go to the network.
+    Fetch,
+}
+
+/// The URLs to look up in the cache at start-up: discovery and JWKS (when known).
+pub(crate) fn cache_urls(source: &KeySource) -> (Option<String>, Option<String>) {
+    (
+        source.discovery_url().map(str::to_owned),
+        source.jwks_uri().map(str::to_owned),
+    )
+}
+
+/// Loads a cached document into the source (validated there like a network
+/// body; a corrupt or foreign value is ignored). Returns the JWKS URL known after it.
+pub(crate) fn adopt_cached(
+    source: &mut KeySource,
+    now: u64,
+    entropy: u32,
+    kind: DocumentKind,
+    doc: &CachedDocument,
+) -> Option<String> {
+    let _ignored = source.handle_cached(now, entropy, kind, &doc.body, doc.fetched_at);
+    source.jwks_uri().map(str::to_owned)
+}
+
+/// Whether a request may be answered from the shared cache: every JWKS
+/// refresh after the first load (that one reads the cache at start-up).
+pub(crate) fn may_use_cache(request: &FetchRequest) -> bool {
+    request.kind == DocumentKind::Jwks && request.reason != FetchReason::Initial
+}
+
+/// Uses a cached JWKS only when it is newer than the set in use, still
+/// within one refresh interval, and valid.
+pub(crate) fn plan(
+    source: &KeySource,
+    request: &FetchRequest,
+    cached: Option<CachedDocument>,
+    now: u64,
+) -> Plan {
+    let Some(doc) = cached else {
+        return Plan::Fetch;
+    };
+    if request.kind != DocumentKind::Jwks {
+        return Plan::Fetch;
+    }
+    let newer = source
+        .keys_fetched_at()
+        .is_none_or(|ours| doc.fetched_at > ours);
+    let fresh = now.saturating_sub(doc.fetched_at) < source.config().get_refresh_interval();
+    if newer && fresh && doc.fetched_at <= now && KeySet::from_jwks(&doc.body).is_ok() {
+        Plan::UseCached(doc)
+    } else {
+        Plan::Fetch
+    }
+}
+
+/// The TTL to store a freshly fetched document with.
+pub(crate) fn cache_ttl(source: &KeySource) -> u64 {
+    source
+        .config()
+        .get_refresh_interval()
+        .saturating_mul(CACHE_TTL_INTERVALS)
+}
