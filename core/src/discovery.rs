@@ -38,7 +38,7 @@ impl OpenIdConfiguration {
         if document.len() > MAX_DOCUMENT_BYTES {
             return Err(bad("document too large"));
         }
-        let map = parse_object(document).ok_or(bad("not a JSON object"))?;
+        let map = parse_object(document).ok_or(bad("not a json object"))?;
         let s = |name| opt_str(&map, name).map_err(|()| bad("member of the wrong type"));
         let issuer = s("issuer")?
             .filter(|i| !i.is_empty())
@@ -47,7 +47,7 @@ impl OpenIdConfiguration {
             .filter(|u| !u.is_empty())
             .ok_or(bad("no jwks_uri"))?;
         if issuer.matches(TENANT_PLACEHOLDER).count() > 1 {
-            return Err(bad("issuer template has several {tenantid}"));
+            return Err(bad("several {tenantid} in issuer"));
         }
         Ok(Self {
             issuer: issuer.to_string(),

@@ -187,7 +187,7 @@ impl KeySet {
         if document.len() > MAX_DOCUMENT_BYTES {
             return Err(invalid("document too large"));
         }
-        let root = parse_object(document).ok_or(invalid("not a JSON object"))?;
+        let root = parse_object(document).ok_or(invalid("not a json object"))?;
         let entries = match root.get("keys") {
             Some(Value::Array(a)) => a,
             _ => return Err(invalid("no keys array")),

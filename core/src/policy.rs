@@ -113,6 +113,10 @@ pub struct PolicyBuilder {
     max_token_bytes: usize,
     /// A setter used in a mode it does not apply to; build() refuses it.
     misuse: Option<&'static str>,
+    /// `audiences_exactly` replaced the application id audiences.
+    app_id_replaced: bool,
+    /// `allow_client_apps` was called (an empty list is then an error, not "any").
+    client_apps_set: bool,
 }
 
 /// What a token must satisfy to be accepted: issuer mode, audiences, times,
@@ -427,6 +431,8 @@ impl PolicyBuilder {
             key_issuer_check: true,
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
             misuse: None,
+            app_id_replaced: false,
+            client_apps_set: false,
         }
     }
 
@@ -434,6 +440,19 @@ impl PolicyBuilder {
     /// `https://contoso.com/api`). The application id forms are always accepted.
     pub fn audience(mut self, audience: &str) -> Self {
         self.audiences.push(audience.to_string());
+        self
+    }
+
+    /// Accepts exactly these audiences instead of the application id forms
+    /// (for example a token minted for an App ID URI only). The application id
+    /// given to the constructor is then neither used nor validated.
+    pub fn audiences_exactly<I, S>(mut self, audiences: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.audiences = audiences.into_iter().map(Into::into).collect();
+        self.app_id_replaced = true;
         self
     }
 
@@ -458,7 +477,7 @@ impl PolicyBuilder {
         {
             allowed_tenants.push(tenant_id.to_ascii_lowercase());
         } else {
-            self.misuse = Some("allow_tenant needs multi-tenant mode");
+            self.misuse = Some("allow_tenant is multi-tenant only");
         }
         self
     }
@@ -489,7 +508,7 @@ impl PolicyBuilder {
                 })
                 .collect();
         } else {
-            self.misuse = Some("issuer_templates needs multi-tenant mode");
+            self.misuse = Some("templates are multi-tenant only");
         }
         self
     }
@@ -527,6 +546,7 @@ impl PolicyBuilder {
         S: Into<String>,
     {
         self.client_apps.extend(app_ids.into_iter().map(Into::into));
+        self.client_apps_set = true;
         self
     }
 
@@ -557,8 +577,11 @@ impl PolicyBuilder {
         if let Some(reason) = self.misuse {
             return bad(reason);
         }
-        if !is_guid(&self.app_id) {
-            return bad("application id is not a GUID");
+        if !self.app_id_replaced && !is_guid(&self.app_id) {
+            return bad("application id is not a guid");
+        }
+        if self.audiences.is_empty() {
+            return bad("no audience");
         }
         if self.leeway > MAX_LEEWAY_SECS {
             return bad("leeway over 600 seconds");
@@ -571,7 +594,7 @@ impl PolicyBuilder {
         }
         match &self.mode {
             IssuerMode::SingleTenant { tenant } if !is_guid(tenant) => {
-                return bad("tenant id is not a GUID");
+                return bad("tenant id is not a guid");
             }
             IssuerMode::MultiTenant {
                 templates,
@@ -582,10 +605,10 @@ impl PolicyBuilder {
                         .iter()
                         .any(|t| t.template.matches(TENANT_PLACEHOLDER).count() != 1)
                 {
-                    return bad("issuer template needs exactly one {tenantid}");
+                    return bad("template needs one {tenantid}");
                 }
                 if !allowed_tenants.iter().all(|t| is_guid(t)) {
-                    return bad("allowed tenant is not a GUID");
+                    return bad("allowed tenant is not a guid");
                 }
             }
             IssuerMode::Explicit { issuers }
@@ -595,9 +618,19 @@ impl PolicyBuilder {
             }
             _ => {}
         }
+        if self.client_apps_set
+            && (self.client_apps.is_empty() || !self.client_apps.iter().all(|a| is_guid(a)))
+        {
+            return bad("client app ids must be guids");
+        }
+        if self.client_apps_set
+            && (self.client_apps.is_empty() || !self.client_apps.iter().all(|a| is_guid(a)))
+        {
+            return bad("client app ids must be guids");
+        }
         for req in [&self.scopes, &self.roles].into_iter().flatten() {
             if req.values.is_empty() || !req.values.iter().all(|v| is_scope_token(v)) {
-                return bad("required scope or role is empty or has invalid characters");
+                return bad("invalid required scope or role");
             }
         }
         Ok(Policy {

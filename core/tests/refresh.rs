@@ -281,7 +281,7 @@ fn garbage_empty_and_huge_key_sets_never_replace_a_good_one() {
     huge.extend_from_slice(b"]}");
     let no_usable = br#"{"keys":[{"kty":"EC","kid":"x"}]}"#;
     let bodies: [(&[u8], &str); 5] = [
-        (b"<html>503</html>", "not a JSON object"),
+        (b"<html>503</html>", "not a json object"),
         (b"{}", "no keys array"),
         (br#"{"keys":[]}"#, "no usable key"),
         (no_usable, "no usable key"),
