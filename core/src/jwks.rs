@@ -183,6 +183,19 @@ impl KeySet {
     /// document that is not a JWKS, is over [`MAX_DOCUMENT_BYTES`], or has no
     /// usable key at all is an [`Error::InvalidKeySet`].
     pub fn from_jwks(document: &[u8]) -> Result<Self, Error> {
+        let set = Self::from_jwks_for_diagnostics(document)?;
+        if set.keys.is_empty() {
+            return Err(Error::InvalidKeySet {
+                reason: "no usable key",
+            });
+        }
+        Ok(set)
+    }
+
+    /// Like [`from_jwks`](Self::from_jwks) but also returns a set with no
+    /// usable key, so a tool can show why every key was skipped. Such a set
+    /// verifies nothing; key sources never load one.
+    pub fn from_jwks_for_diagnostics(document: &[u8]) -> Result<Self, Error> {
         let invalid = |reason| Error::InvalidKeySet { reason };
         if document.len() > MAX_DOCUMENT_BYTES {
             return Err(invalid("document too large"));
@@ -218,9 +231,6 @@ impl KeySet {
                 Ok(jwk) => set.keys.push(jwk),
                 Err(reason) => set.skipped.push(SkippedKey { index, kid, reason }),
             }
-        }
-        if set.keys.is_empty() {
-            return Err(invalid("no usable key"));
         }
         Ok(set)
     }
