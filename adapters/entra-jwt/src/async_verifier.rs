@@ -9,7 +9,7 @@ use entra_jwt_core::{
 };
 use tokio::sync::Notify;
 
-use crate::cache::{AsyncCache, CachedDocument, NoCache};
+use crate::cache::{AsyncCache, CachedDocument, NoCache, REFRESH_LOCK_TTL, RefreshLock};
 use crate::clock::{Clock, Entropy, StdEntropy, SystemClock};
 use crate::fetch::AsyncFetch;
 use crate::shared::{self, Plan};
@@ -320,6 +320,50 @@ impl<F: AsyncFetch + 'static, C: AsyncCache + 'static> Inner<F, C> {
     }
 }
 
+impl<F: AsyncFetch + 'static, C: AsyncCache + 'static> Inner<F, C> {
+    /// Fetches `request` so that one replica of a fleet fetches for all (the
+    /// same rules as the blocking driver).
+    async fn fetch_as_fleet(&self, request: &FetchRequest) -> (Result<Vec<u8>, ()>, u64) {
+        let since = self.clock.now();
+        let token = match self
+            .cache
+            .lock_refresh(&request.url, REFRESH_LOCK_TTL)
+            .await
+        {
+            RefreshLock::Acquired(token) => Some(token),
+            RefreshLock::HeldElsewhere => {
+                let deadline = tokio::time::Instant::now() + shared::FLEET_WAIT;
+                while tokio::time::Instant::now() < deadline {
+                    tokio::time::sleep(shared::FLEET_POLL).await;
+                    if let Some(doc) = self.cache.get(&request.url).await
+                        && shared::fetched_by_other(request, &doc, since)
+                    {
+                        return (Ok(doc.body), doc.fetched_at);
+                    }
+                }
+                None
+            }
+            RefreshLock::Unavailable => None,
+        };
+        let body = self.fetcher.get(&request.url).await.map_err(drop);
+        let now = self.clock.now();
+        if let Ok(bytes) = &body
+            && shared::document_is_valid(request.kind, bytes)
+        {
+            let ttl = shared::cache_ttl(&self.lock().source);
+            let doc = CachedDocument {
+                body: bytes.clone(),
+                fetched_at: now,
+            };
+            self.cache.put(&request.url, &doc, ttl).await;
+        }
+        if let Some(token) = token {
+            self.cache.unlock_refresh(&request.url, &token).await;
+        }
+        (body, now)
+    }
+}
+
 /// Owns the request in flight: if the task ends without handing its outcome
 /// to the source (a panic in a fetcher), dropping this settles it as a failed
 /// fetch, so the source never waits forever.
@@ -346,15 +390,12 @@ impl<F: AsyncFetch + 'static, C: AsyncCache + 'static> InFlight<'_, F, C> {
             };
             let (body, fetched_at) = match plan {
                 Plan::UseCached(doc) => (Ok(doc.body), doc.fetched_at),
-                Plan::Fetch => (
-                    inner.fetcher.get(&request.url).await.map_err(drop),
-                    inner.clock.now(),
-                ),
+                Plan::Fetch => inner.fetch_as_fleet(&request).await,
             };
             let now = inner.clock.now();
-            let ttl = {
+            {
                 let mut st = inner.lock();
-                let outcome = st.source.handle_fetched_at(
+                let _logged_by_caller = st.source.handle_fetched_at(
                     now,
                     inner.entropy.next_u32(),
                     request.kind,
@@ -362,14 +403,6 @@ impl<F: AsyncFetch + 'static, C: AsyncCache + 'static> InFlight<'_, F, C> {
                     fetched_at,
                 );
                 self.settled = true;
-                (outcome.is_ok() && body.is_ok() && fetched_at == now)
-                    .then(|| shared::cache_ttl(&st.source))
-            };
-            if let (Some(ttl), Ok(body)) = (ttl, body) {
-                inner
-                    .cache
-                    .put(&request.url, &CachedDocument { body, fetched_at }, ttl)
-                    .await;
             }
             let next = inner
                 .lock()

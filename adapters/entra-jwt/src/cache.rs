@@ -1,13 +1,17 @@
-//! The cache port: fetched documents shared across a process or a fleet.
+//! The cache port: fetched documents shared across a process or a fleet, and
+//! the refresh lock that lets one replica fetch for all of them.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 /// A fetched discovery or JWKS document, as stored in a cache.
 ///
 /// Whatever comes back from a cache is untrusted input: the driver parses and
-/// validates it exactly like a body fresh from the network.
+/// validates it exactly like a body fresh from the network. Keys are trusted
+/// only because they were fetched from the configured HTTPS authority.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CachedDocument {
     /// The body, as fetched.
@@ -16,15 +20,43 @@ pub struct CachedDocument {
     pub fetched_at: u64,
 }
 
+/// The answer to "may this replica fetch `url` now?".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshLock {
+    /// This replica holds the lock (with this token) and should fetch, store
+    /// the document, then release the lock.
+    Acquired(String),
+    /// Another replica is fetching: wait briefly for its document in the cache.
+    HeldElsewhere,
+    /// No fleet coordination (no shared cache, or it is down): fetch directly.
+    Unavailable,
+}
+
+/// How long a refresh lock lives if its holder dies without releasing it: the
+/// fetch timeout (10 s) plus a margin.
+pub const REFRESH_LOCK_TTL: Duration = Duration::from_secs(15);
+
 /// A blocking document cache, keyed by document URL.
 ///
 /// Implementations must never fail a verification: a cache that is down
-/// answers `None` to `get` and ignores `put`.
+/// answers `None`/[`RefreshLock::Unavailable`] and ignores writes.
 pub trait Cache: Send + Sync {
     /// The document cached for `url`, if any.
     fn get(&self, url: &str) -> Option<CachedDocument>;
     /// Stores `doc` for `url`, to expire after `ttl_secs`.
     fn put(&self, url: &str, doc: &CachedDocument, ttl_secs: u64);
+    /// Tries to become the one replica that fetches `url` now. The lock must
+    /// expire by itself after `ttl`, so a replica that dies cannot block the fleet.
+    /// Default: no fleet, fetch directly.
+    fn lock_refresh(&self, url: &str, ttl: Duration) -> RefreshLock {
+        let _ = (url, ttl);
+        RefreshLock::Unavailable
+    }
+    /// Releases a lock taken with [`lock_refresh`](Self::lock_refresh), only
+    /// if `token` still holds it (a slow replica must not free another's lock).
+    fn unlock_refresh(&self, url: &str, token: &str) {
+        let _ = (url, token);
+    }
 }
 
 /// An async document cache, keyed by document URL (same contract as [`Cache`]).
@@ -38,6 +70,16 @@ pub trait AsyncCache: Send + Sync {
         doc: &CachedDocument,
         ttl_secs: u64,
     ) -> impl Future<Output = ()> + Send;
+    /// See [`Cache::lock_refresh`]. Default: no fleet.
+    fn lock_refresh(&self, url: &str, ttl: Duration) -> impl Future<Output = RefreshLock> + Send {
+        let _ = (url, ttl);
+        async { RefreshLock::Unavailable }
+    }
+    /// See [`Cache::unlock_refresh`].
+    fn unlock_refresh(&self, url: &str, token: &str) -> impl Future<Output = ()> + Send {
+        let _ = (url, token);
+        async {}
+    }
 }
 
 impl<T: Cache + ?Sized> Cache for std::sync::Arc<T> {
@@ -46,6 +88,12 @@ impl<T: Cache + ?Sized> Cache for std::sync::Arc<T> {
     }
     fn put(&self, url: &str, doc: &CachedDocument, ttl_secs: u64) {
         (**self).put(url, doc, ttl_secs);
+    }
+    fn lock_refresh(&self, url: &str, ttl: Duration) -> RefreshLock {
+        (**self).lock_refresh(url, ttl)
+    }
+    fn unlock_refresh(&self, url: &str, token: &str) {
+        (**self).unlock_refresh(url, token);
     }
 }
 
@@ -60,6 +108,12 @@ impl<T: AsyncCache + ?Sized> AsyncCache for std::sync::Arc<T> {
         ttl_secs: u64,
     ) -> impl Future<Output = ()> + Send {
         (**self).put(url, doc, ttl_secs)
+    }
+    fn lock_refresh(&self, url: &str, ttl: Duration) -> impl Future<Output = RefreshLock> + Send {
+        (**self).lock_refresh(url, ttl)
+    }
+    fn unlock_refresh(&self, url: &str, token: &str) -> impl Future<Output = ()> + Send {
+        (**self).unlock_refresh(url, token)
     }
 }
 
@@ -85,11 +139,22 @@ impl AsyncCache for NoCache {
 /// (discovery and JWKS), so this only guards against unbounded growth.
 pub const MEMORY_CACHE_MAX_ENTRIES: usize = 64;
 
+#[derive(Debug, Default)]
+struct MemoryState {
+    /// Document and the `fetched_at`-based time it expires at.
+    docs: HashMap<String, (CachedDocument, u64)>,
+    /// Refresh locks: token and when they lapse.
+    locks: HashMap<String, (String, Instant)>,
+}
+
 /// An in-process cache, shared by every verifier in the process that is given
-/// it. Entries expire after their TTL, measured in the `fetched_at` time base.
+/// it (for example several tenants' verifiers, or tests playing a fleet).
+/// Entries expire `ttl` after their `fetched_at`; expired ones are evicted
+/// when another document is stored.
 #[derive(Debug, Default)]
 pub struct MemoryCache {
-    entries: Mutex<HashMap<String, (CachedDocument, u64)>>,
+    state: Mutex<MemoryState>,
+    next_token: AtomicU64,
 }
 
 impl MemoryCache {
@@ -99,9 +164,9 @@ impl MemoryCache {
         Self::default()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (CachedDocument, u64)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, MemoryState> {
         // A poisoned map is still a valid map of immutable values.
-        self.entries
+        self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -109,17 +174,36 @@ impl MemoryCache {
 
 impl Cache for MemoryCache {
     fn get(&self, url: &str) -> Option<CachedDocument> {
-        self.lock().get(url).map(|(doc, _)| doc.clone())
+        self.lock().docs.get(url).map(|(doc, _)| doc.clone())
     }
 
     fn put(&self, url: &str, doc: &CachedDocument, ttl_secs: u64) {
         let expires_at = doc.fetched_at.saturating_add(ttl_secs);
-        let mut map = self.lock();
-        map.retain(|_, (_, exp)| *exp > doc.fetched_at);
-        if map.len() >= MEMORY_CACHE_MAX_ENTRIES && !map.contains_key(url) {
+        let mut st = self.lock();
+        st.docs.retain(|_, (_, exp)| *exp > doc.fetched_at);
+        if st.docs.len() >= MEMORY_CACHE_MAX_ENTRIES && !st.docs.contains_key(url) {
             return;
         }
-        map.insert(url.to_string(), (doc.clone(), expires_at));
+        st.docs.insert(url.to_string(), (doc.clone(), expires_at));
+    }
+
+    fn lock_refresh(&self, url: &str, ttl: Duration) -> RefreshLock {
+        let now = Instant::now();
+        let mut st = self.lock();
+        st.locks.retain(|_, (_, until)| *until > now);
+        if st.locks.contains_key(url) {
+            return RefreshLock::HeldElsewhere;
+        }
+        let token = self.next_token.fetch_add(1, Ordering::Relaxed).to_string();
+        st.locks.insert(url.to_string(), (token.clone(), now + ttl));
+        RefreshLock::Acquired(token)
+    }
+
+    fn unlock_refresh(&self, url: &str, token: &str) {
+        let mut st = self.lock();
+        if st.locks.get(url).is_some_and(|(held, _)| held == token) {
+            st.locks.remove(url);
+        }
     }
 }
 
@@ -129,5 +213,44 @@ impl AsyncCache for MemoryCache {
     }
     async fn put(&self, url: &str, doc: &CachedDocument, ttl_secs: u64) {
         Cache::put(self, url, doc, ttl_secs);
+    }
+    async fn lock_refresh(&self, url: &str, ttl: Duration) -> RefreshLock {
+        Cache::lock_refresh(self, url, ttl)
+    }
+    async fn unlock_refresh(&self, url: &str, token: &str) {
+        Cache::unlock_refresh(self, url, token);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_lock_is_exclusive_expires_and_checks_its_token() {
+        let c = MemoryCache::new();
+        let RefreshLock::Acquired(token) = Cache::lock_refresh(&c, "u", Duration::from_secs(60))
+        else {
+            panic!()
+        };
+        assert_eq!(
+            Cache::lock_refresh(&c, "u", Duration::from_secs(60)),
+            RefreshLock::HeldElsewhere
+        );
+        Cache::unlock_refresh(&c, "u", "someone else's token");
+        assert_eq!(
+            Cache::lock_refresh(&c, "u", Duration::from_secs(60)),
+            RefreshLock::HeldElsewhere
+        );
+        Cache::unlock_refresh(&c, "u", &token);
+        assert!(matches!(
+            Cache::lock_refresh(&c, "u", Duration::ZERO),
+            RefreshLock::Acquired(_)
+        ));
+        // A zero-TTL lock has already lapsed: its holder "died".
+        assert!(matches!(
+            Cache::lock_refresh(&c, "u", Duration::from_secs(60)),
+            RefreshLock::Acquired(_)
+        ));
     }
 }

@@ -10,9 +10,11 @@ mod shared;
 mod verifier;
 
 pub use async_verifier::{AsyncVerifier, AsyncVerifierBuilder};
-pub use cache::{AsyncCache, Cache, CachedDocument, MemoryCache, NoCache};
+pub use cache::{
+    AsyncCache, Cache, CachedDocument, MemoryCache, NoCache, REFRESH_LOCK_TTL, RefreshLock,
+};
 pub use clock::{Clock, Entropy, FixedEntropy, ManualClock, StdEntropy, SystemClock};
 pub use entra_jwt_core as core;
 pub use fetch::{AsyncFetch, Fetch, FetchConfig, FetchError, FetchErrorKind};
-pub use shared::CACHE_TTL_INTERVALS;
+pub use shared::{CACHE_TTL_INTERVALS, FLEET_WAIT};
 pub use verifier::{MAX_REFRESH_WAIT, Verifier, VerifierBuilder};

@@ -12,6 +12,21 @@ pub(crate) const MAX_FETCHES_PER_REFRESH: usize = 3;
 /// beyond one, so a stale copy is still there as last-known-good.
 pub const CACHE_TTL_INTERVALS: u64 = 2;
 
+/// How long a replica waits for another replica's document when the fleet's
+/// refresh lock is held elsewhere, before fetching itself: availability beats
+/// saving one request.
+pub const FLEET_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// How often a waiting replica looks in the cache for the other's document.
+pub(crate) const FLEET_POLL: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Whether a cached document, seen while another replica holds the refresh
+/// lock, is that replica's fresh fetch: fetched no earlier than our own
+/// decision to refresh (`since`), and valid.
+pub(crate) fn fetched_by_other(request: &FetchRequest, doc: &CachedDocument, since: u64) -> bool {
+    doc.fetched_at >= since && document_is_valid(request.kind, &doc.body)
+}
+
 /// What to answer a fetch request with.
 pub(crate) enum Plan {
     /// A copy another replica fetched more recently than our set.
@@ -69,6 +84,15 @@ pub(crate) fn plan(
         Plan::UseCached(doc)
     } else {
         Plan::Fetch
+    }
+}
+
+/// Whether a fetched body is a usable document of its kind (only those are
+/// shared through the cache).
+pub(crate) fn document_is_valid(kind: DocumentKind, body: &[u8]) -> bool {
+    match kind {
+        DocumentKind::Jwks => KeySet::from_jwks(body).is_ok(),
+        DocumentKind::Discovery => entra_jwt_core::OpenIdConfiguration::from_json(body).is_ok(),
     }
 }
 

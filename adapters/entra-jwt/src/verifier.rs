@@ -9,7 +9,7 @@ use entra_jwt_core::{
     RustCryptoBackend, SignatureBackend,
 };
 
-use crate::cache::{Cache, CachedDocument, NoCache};
+use crate::cache::{Cache, CachedDocument, NoCache, REFRESH_LOCK_TTL, RefreshLock};
 use crate::clock::{Clock, Entropy, StdEntropy, SystemClock};
 use crate::fetch::Fetch;
 use crate::shared::{self, Plan};
@@ -353,15 +353,12 @@ impl<F: Fetch + 'static, C: Cache + 'static> Inner<F, C> {
             };
             let (body, fetched_at) = match plan {
                 Plan::UseCached(doc) => (Ok(doc.body), doc.fetched_at),
-                Plan::Fetch => (
-                    self.fetcher.get(&request.url).map_err(drop),
-                    self.clock.now(),
-                ),
+                Plan::Fetch => self.fetch_as_fleet(&request),
             };
             let now = self.clock.now();
-            let ttl = {
+            {
                 let mut st = self.lock();
-                let outcome = st.source.handle_fetched_at(
+                let _logged_by_caller = st.source.handle_fetched_at(
                     now,
                     self.entropy.next_u32(),
                     request.kind,
@@ -369,12 +366,6 @@ impl<F: Fetch + 'static, C: Cache + 'static> Inner<F, C> {
                     fetched_at,
                 );
                 guard.settled = true;
-                (outcome.is_ok() && body.is_ok() && fetched_at == now)
-                    .then(|| shared::cache_ttl(&st.source))
-            };
-            if let (Some(ttl), Ok(body)) = (ttl, body) {
-                self.cache
-                    .put(&request.url, &CachedDocument { body, fetched_at }, ttl);
             }
             let next = self.lock().source.poll_fetch(now, self.entropy.next_u32());
             match next {
@@ -383,6 +374,48 @@ impl<F: Fetch + 'static, C: Cache + 'static> Inner<F, C> {
             }
         }
         // Dropping the guard wakes every waiter.
+    }
+}
+
+impl<F: Fetch + 'static, C: Cache + 'static> Inner<F, C> {
+    /// Fetches `request` so that one replica of a fleet fetches for all: with
+    /// the refresh lock, fetch and store the document; when another replica
+    /// holds it, wait up to [`FLEET_WAIT`](shared::FLEET_WAIT) for its document
+    /// in the cache, then fetch anyway (availability beats one saved request).
+    fn fetch_as_fleet(&self, request: &FetchRequest) -> (Result<Vec<u8>, ()>, u64) {
+        let since = self.clock.now();
+        let token = match self.cache.lock_refresh(&request.url, REFRESH_LOCK_TTL) {
+            RefreshLock::Acquired(token) => Some(token),
+            RefreshLock::HeldElsewhere => {
+                let deadline = std::time::Instant::now() + shared::FLEET_WAIT;
+                while std::time::Instant::now() < deadline {
+                    std::thread::sleep(shared::FLEET_POLL);
+                    if let Some(doc) = self.cache.get(&request.url)
+                        && shared::fetched_by_other(request, &doc, since)
+                    {
+                        return (Ok(doc.body), doc.fetched_at);
+                    }
+                }
+                None
+            }
+            RefreshLock::Unavailable => None,
+        };
+        let body = self.fetcher.get(&request.url).map_err(drop);
+        let now = self.clock.now();
+        if let Ok(bytes) = &body
+            && shared::document_is_valid(request.kind, bytes)
+        {
+            let ttl = shared::cache_ttl(&self.lock().source);
+            let doc = CachedDocument {
+                body: bytes.clone(),
+                fetched_at: now,
+            };
+            self.cache.put(&request.url, &doc, ttl);
+        }
+        if let Some(token) = token {
+            self.cache.unlock_refresh(&request.url, &token);
+        }
+        (body, now)
     }
 }
 

@@ -331,3 +331,48 @@ async fn async_issuer_down_keeps_last_good_keys() {
     let requests = fake.count();
     assert!(requests <= 16, "{requests} requests in 48 h of outage");
 }
+
+#[test]
+fn a_fleet_sharing_a_cache_fetches_once_per_refresh() {
+    let fake = Fake::serving(TestTenant::jwks_json());
+    let cache = Arc::new(MemoryCache::new());
+    let clock = Arc::new(ManualClock::new(tt::NOW));
+    let fleet: Vec<_> = (0..8)
+        .map(|_| {
+            Verifier::builder(policy(), source(), Blocking(Arc::clone(&fake)))
+                .cache(Arc::clone(&cache))
+                .clock(Arc::clone(&clock) as _)
+                .build()
+        })
+        .collect();
+    let verify_all = |key: Key, now: u64| {
+        let t = token(key, now);
+        let threads: Vec<_> = fleet
+            .iter()
+            .map(|v| {
+                let (v, t) = (v.clone(), t.clone());
+                std::thread::spawn(move || v.verify(&t))
+            })
+            .collect();
+        threads
+            .into_iter()
+            .map(|th| th.join().unwrap())
+            .collect::<Vec<_>>()
+    };
+    // Eight replicas start at once: one fetches, the others use its document.
+    assert!(verify_all(Key::Rsa2048, tt::NOW).iter().all(Result::is_ok));
+    assert_eq!(fake.count(), 1);
+    // A rotation: the first token signed with the new key reaches every replica at once.
+    fake.set(TestTenant::jwks_rotated_json());
+    clock.advance(3600);
+    assert!(
+        verify_all(Key::Rsa2048Next, tt::NOW + 3600)
+            .iter()
+            .all(Result::is_ok)
+    );
+    assert_eq!(
+        fake.count(),
+        2,
+        "one JWKS fetch for the whole fleet per refresh"
+    );
+}
