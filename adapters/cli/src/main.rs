@@ -42,7 +42,7 @@ struct Cli {
 enum Command {
     /// Show a token's header and claims WITHOUT verifying anything.
     Inspect {
-        /// The token, or `-` to read it from standard input.
+        /// The token, `@FILE` to read it from a file, or `-` for standard input.
         token: String,
         /// Judge times against this moment (RFC 3339 or seconds since the epoch).
         #[arg(long)]
@@ -58,7 +58,7 @@ enum Command {
 
 #[derive(Args)]
 struct VerifyArgs {
-    /// The token, or `-` to read it from standard input.
+    /// The token, `@FILE` to read it from a file, or `-` for standard input.
     token: String,
     /// Offline: verify against this JWKS document.
     #[arg(long, value_name = "FILE")]
@@ -158,7 +158,16 @@ fn main() -> ExitCode {
 /// Reads the token argument (or stdin for `-`): text only, capped, trimmed,
 /// with an optional `Bearer ` prefix removed.
 fn read_token(arg: &str, cap: usize) -> Result<String, Fail> {
-    let raw = if arg == "-" {
+    let raw = if let Some(path) = arg.strip_prefix('@') {
+        // `@FILE`: the token is in a file (like curl's `-d @file`).
+        let file = std::fs::File::open(path)
+            .map_err(|e| Fail::usage(format!("cannot read token file {path}: {}", e.kind())))?;
+        let mut buf = Vec::new();
+        file.take(cap as u64 + 1)
+            .read_to_end(&mut buf)
+            .map_err(|e| Fail::usage(format!("cannot read token file {path}: {}", e.kind())))?;
+        buf
+    } else if arg == "-" {
         let mut buf = Vec::new();
         std::io::stdin()
             .take(cap as u64 + 1)

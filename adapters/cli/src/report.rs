@@ -160,15 +160,19 @@ fn detail(
         0 => "compact JWS, strict base64url, no duplicate members".into(),
         1 => format!("alg {}", header.map_or("?", |h| h.alg())),
         2 => {
-            let kid = header.and_then(|h| h.kid().or(h.x5t())).unwrap_or("?");
+            let id = match header.map(|h| (h.kid(), h.x5t())) {
+                Some((Some(kid), _)) => format!("kid {kid}"),
+                Some((None, Some(x5t))) => format!("x5t {x5t} (no kid)"),
+                _ => "no kid".to_string(),
+            };
             let key = keys.zip(token).and_then(|(k, t)| t.find_key(k).ok());
             match key {
                 Some(k) => format!(
-                    "kid {kid} ({}-bit, from {})",
+                    "{id} ({}-bit, from {})",
                     k.key().bits(),
                     k.material().as_str()
                 ),
-                None => format!("kid {kid}"),
+                None => id,
             }
         }
         3 => "RS256 (RSASSA-PKCS1-v1_5, SHA-256)".into(),

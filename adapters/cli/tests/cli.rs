@@ -321,6 +321,19 @@ fn bad_input_is_a_one_line_message_and_exit_2() {
             ],
             None,
         ),
+        (
+            vec![
+                "verify".into(),
+                "@/nonexistent/token.jwt".into(),
+                "--jwks".into(),
+                fixture(&format!("{T20}.jwks.json")),
+                "--tenant".into(),
+                T20_TENANT.into(),
+                "--app-id".into(),
+                T20_APP.into(),
+            ],
+            None,
+        ),
         (vec!["verify".into(), "--no-such-flag".into()], None),
     ];
     for (args, stdin) in cases {
