@@ -26,12 +26,15 @@
 //! ```text
 //!  Authorization header ──parse_authorization──► token
 //!                                                  │
-//!  discovery doc ──OpenIdConfiguration──► jwks_uri │   (fetched by an adapter)
-//!  JWKS bytes ────KeySet::from_jwks──────► KeySet ─┤
+//!  KeySource (refresh policy) ──poll_fetch──► URL to GET (by an adapter)
+//!     ▲  discovery / JWKS bytes ──handle_fetched──┘
+//!     └──keys(now)──► KeySet ──────────────────────┤
 //!  now (caller's clock) ───────────────────────────┤
 //!                                                  ▼
 //!                         Policy::verify ──► Ok(Claims) | Err(Error) ──challenge──► 401/403/503
 //! ```
+//!
+//! The rationale behind each rule is in [`manual`].
 //!
 //! - Does: strict compact-JWS parsing, header rules, key lookup by exact `kid`
 //!   (`x5t` only without `kid`), RS256 on pre-parsed keys, every Entra claim
@@ -69,6 +72,7 @@ mod json;
 mod jwks;
 mod key;
 pub mod limits;
+pub mod manual;
 mod policy;
 mod source;
 mod token;

@@ -1,43 +1,4 @@
 //! The key-refresh policy as a sans-IO state machine (SPEC §7).
-//!
-//! [`KeySource`] holds the current key set of one metadata document (a
-//! tenant's, or `common`/`organizations`) and decides when to fetch what. It is
-//! told the time and handed bytes; it never fetches, sleeps or draws a random
-//! number. A driver (the `entra-jwt` crate has a blocking and an async one)
-//! runs this loop:
-//!
-//! ```text
-//!            ┌──────────────── poll_deadline(now) ◄───────────────┐
-//!            ▼                                                    │
-//!   poll_fetch(now, entropy) ──Some(FetchRequest{url,..})──► GET url (no lock held)
-//!            │                                                    │
-//!           None                     handle_fetched(now, entropy, kind, Ok(body) | Err(()))
-//!            │
-//!   keys(now) ──► Policy::verify ──Err(UnknownKey)──► handle_unknown_kid(now)
-//!                                                       ├─ Wait:   fetch (or join the fetch
-//!                                                       │          in flight), then verify again
-//!                                                       └─ Reject: answer unknown_key now
-//! ```
-//!
-//! Call order: create the source; call [`poll_fetch`](KeySource::poll_fetch)
-//! and perform the request it returns, then hand the outcome to
-//! [`handle_fetched`](KeySource::handle_fetched) (exactly once per request);
-//! repeat until `poll_fetch` answers `None`; sleep until
-//! [`poll_deadline`](KeySource::poll_deadline) or until a token names an
-//! unknown `kid`. Only one request is ever outstanding.
-//!
-//! ```
-//! use entra_jwt_core::{DocumentKind, KeySource, RefreshConfig};
-//! # let jwks = include_bytes!("../../fixtures/tenant/data/jwks.json");
-//! let mut source = KeySource::from_jwks_uri("https://login.microsoftonline.com/common/discovery/v2.0/keys", RefreshConfig::default());
-//! let now = 1_800_000_000;
-//! let request = source.poll_fetch(now, 0).expect("first load");
-//! assert_eq!(request.kind, DocumentKind::Jwks);
-//! source.handle_fetched(now, 0, request.kind, Ok(jwks))?; // bytes from the driver's GET
-//! assert!(source.keys(now)?.len() > 0);
-//! assert!(source.poll_fetch(now, 0).is_none()); // next refresh in 12 h
-//! # Ok::<(), entra_jwt_core::Error>(())
-//! ```
 
 use alloc::string::{String, ToString};
 use alloc::sync::Arc;
@@ -180,8 +141,47 @@ impl RefreshConfig {
     }
 }
 
-/// The key set of one metadata document and the policy that keeps it fresh.
-/// See the [module docs](self) for the driver loop.
+/// The key set of one metadata document and the policy that keeps it fresh (SPEC §7).
+///
+///
+/// [`KeySource`] holds the current key set of one metadata document (a
+/// tenant's, or `common`/`organizations`) and decides when to fetch what. It is
+/// told the time and handed bytes; it never fetches, sleeps or draws a random
+/// number. A driver (the `entra-jwt` crate has a blocking and an async one)
+/// runs this loop:
+///
+/// ```text
+///            ┌──────────────── poll_deadline(now) ◄───────────────┐
+///            ▼                                                    │
+///   poll_fetch(now, entropy) ──Some(FetchRequest{url,..})──► GET url (no lock held)
+///            │                                                    │
+///           None                     handle_fetched(now, entropy, kind, Ok(body) | Err(()))
+///            │
+///   keys(now) ──► Policy::verify ──Err(UnknownKey)──► handle_unknown_kid(now)
+///                                                       ├─ Wait:   fetch (or join the fetch
+///                                                       │          in flight), then verify again
+///                                                       └─ Reject: answer unknown_key now
+/// ```
+///
+/// Call order: create the source; call [`poll_fetch`](KeySource::poll_fetch)
+/// and perform the request it returns, then hand the outcome to
+/// [`handle_fetched`](KeySource::handle_fetched) (exactly once per request);
+/// repeat until `poll_fetch` answers `None`; sleep until
+/// [`poll_deadline`](KeySource::poll_deadline) or until a token names an
+/// unknown `kid`. Only one request is ever outstanding.
+///
+/// ```
+/// use entra_jwt_core::{DocumentKind, KeySource, RefreshConfig};
+/// # let jwks = include_bytes!("../../fixtures/tenant/data/jwks.json");
+/// let mut source = KeySource::from_jwks_uri("https://login.microsoftonline.com/common/discovery/v2.0/keys", RefreshConfig::default());
+/// let now = 1_800_000_000;
+/// let request = source.poll_fetch(now, 0).expect("first load");
+/// assert_eq!(request.kind, DocumentKind::Jwks);
+/// source.handle_fetched(now, 0, request.kind, Ok(jwks))?; // bytes from the driver's GET
+/// assert!(source.keys(now)?.len() > 0);
+/// assert!(source.poll_fetch(now, 0).is_none()); // next refresh in 12 h
+/// # Ok::<(), entra_jwt_core::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct KeySource {
     config: RefreshConfig,
