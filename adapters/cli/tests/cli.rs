@@ -165,14 +165,37 @@ fn wrong_audience_tenant_kid_and_signature() {
         None,
     );
     assert_rejected(&out, "unknown_key");
-    // Tampered signature: one character changed.
-    let mut tampered = t20();
-    let last = tampered.pop().unwrap();
-    tampered.push(if last == 'A' { 'B' } else { 'A' });
-    let out = verify_t20(&tampered, &["--app-id", T20_APP, "--now", T20_NOW]);
-    let code = json(&out)["error"]["code"].as_str().unwrap().to_string();
-    assert!(code == "bad_signature" || code == "malformed", "{code}");
-    assert_eq!(out.status.code(), Some(1));
+    // Tampered signature: one character in the middle of the signature changed.
+    let token = t20();
+    let sig_start = token.rfind('.').unwrap() + 1;
+    let mid = sig_start + (token.len() - sig_start) / 2;
+    let mut bytes = token.into_bytes();
+    bytes[mid] = if bytes[mid] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(bytes).unwrap();
+    assert_rejected(
+        &verify_t20(&tampered, &["--app-id", T20_APP, "--now", T20_NOW]),
+        "bad_signature",
+    );
+    // A multi-tenant API that allows only another tenant: wrong_tenant.
+    let out = run(
+        &[
+            "verify",
+            &t20(),
+            "--jwks",
+            &jwks,
+            "--multi-tenant",
+            "--allow-tenant",
+            tt::TENANT_ID,
+            "--app-id",
+            T20_APP,
+            "--allow-no-scope",
+            "--now",
+            T20_NOW,
+            "--json",
+        ],
+        None,
+    );
+    assert_rejected(&out, "wrong_tenant");
 }
 
 #[test]
@@ -443,6 +466,47 @@ fn online_verify_against_a_local_issuer_and_keys_unavailable() {
     let out = run(&args, None);
     assert_eq!(out.status.code(), Some(3), "{out:?}");
     assert_eq!(json(&out)["error"]["code"], "keys_unavailable");
+}
+
+#[test]
+fn keys_online_from_the_tenant_metadata() {
+    let issuer = MockIssuer::entra(tt::TENANT_ID);
+    let base = issuer.base_url();
+    let out = run(
+        &[
+            "keys",
+            "--tenant",
+            tt::TENANT_ID,
+            "--authority",
+            &base,
+            "--json",
+            "--dangerous-allow-http-loopback",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let v = json(&out);
+    let bits: Vec<u64> = v["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["bits"].as_u64().unwrap())
+        .collect();
+    assert_eq!(bits, [2048, 3072, 4096]);
+    assert_eq!(v["keys"][0]["issuer"], tt::ISSUER_V2);
+    issuer.go_down(Outage::Unavailable);
+    let out = run(
+        &[
+            "keys",
+            "--tenant",
+            tt::TENANT_ID,
+            "--authority",
+            &base,
+            "--dangerous-allow-http-loopback",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(3), "keys unavailable");
 }
 
 #[test]
