@@ -27,6 +27,23 @@ pub(crate) fn decode_url(input: &[u8]) -> Option<Vec<u8>> {
     URL_STRICT.decode(input).ok()
 }
 
+/// Decodes strict base64url into `stack` when its decoded length fits,
+/// else into `heap`: the verification path's decoder (no allocation for
+/// headers and signatures of ordinary size).
+pub(crate) fn decode_url_into<'b>(
+    input: &[u8],
+    stack: &'b mut [u8],
+    heap: &'b mut Vec<u8>,
+) -> Option<&'b [u8]> {
+    if base64::decoded_len_estimate(input.len()) <= stack.len() {
+        let n = URL_STRICT.decode_slice(input, stack).ok()?;
+        stack.get(..n)
+    } else {
+        *heap = URL_STRICT.decode(input).ok()?;
+        Some(heap.as_slice())
+    }
+}
+
 /// Decodes strict standard base64 (for `x5c`).
 pub(crate) fn decode_std(input: &[u8]) -> Option<Vec<u8>> {
     STD_STRICT.decode(input).ok()

@@ -289,6 +289,26 @@ impl KeySet {
         self.keys.iter().find(|k| k.x5t.as_deref() == Some(x5t))
     }
 
+    /// The key at this position (document order among usable keys).
+    #[must_use]
+    pub fn get(&self, index: usize) -> Option<&Jwk> {
+        self.keys.get(index)
+    }
+
+    pub(crate) fn position_kid(&self, kid: &str) -> Option<(usize, &Jwk)> {
+        self.keys
+            .iter()
+            .enumerate()
+            .find(|(_, k)| k.kid.as_deref() == Some(kid))
+    }
+
+    pub(crate) fn position_x5t(&self, x5t: &str) -> Option<(usize, &Jwk)> {
+        self.keys
+            .iter()
+            .enumerate()
+            .find(|(_, k)| k.x5t.as_deref() == Some(x5t))
+    }
+
     /// Whether a key with this `kid` is in the set.
     #[must_use]
     pub fn contains_kid(&self, kid: &str) -> bool {
@@ -361,15 +381,24 @@ fn parse_jwk(map: &Map<String, Value>) -> Result<Jwk, SkipReason> {
                 X5cError::NotACertificate => SkipReason::BadCertificate,
                 X5cError::NotRsa => SkipReason::CertificateNotRsa,
             })?;
-            Some(RsaKey::from_be_bytes(&n, &e)?)
+            Some((n, e))
         }
         Some(_) => return Err(SkipReason::BadCertificate),
     };
     let (material, key) = match (components, from_cert) {
-        (Some(a), Some(b)) if a == b => (KeyMaterial::Both, a),
-        (Some(_), Some(_)) => return Err(SkipReason::CertificateMismatch),
+        // The same key twice (Entra's case): prepare it once.
+        (Some(a), Some((n, e)))
+            if a.modulus() == strip_zeros(&n) && a.exponent() == strip_zeros(&e) =>
+        {
+            (KeyMaterial::Both, a)
+        }
+        (Some(_), Some((n, e))) => {
+            // The certificate's own defect, if it has one, names the skip.
+            RsaKey::from_be_bytes(&n, &e)?;
+            return Err(SkipReason::CertificateMismatch);
+        }
         (Some(a), None) => (KeyMaterial::Components, a),
-        (None, Some(b)) => (KeyMaterial::Certificate, b),
+        (None, Some((n, e))) => (KeyMaterial::Certificate, RsaKey::from_be_bytes(&n, &e)?),
         (None, None) => return Err(SkipReason::NoKeyMaterial),
     };
     Ok(Jwk {
@@ -379,4 +408,9 @@ fn parse_jwk(map: &Map<String, Value>) -> Result<Jwk, SkipReason> {
         material,
         key,
     })
+}
+
+fn strip_zeros(b: &[u8]) -> &[u8] {
+    let first = b.iter().position(|&x| x != 0).unwrap_or(b.len());
+    b.get(first..).unwrap_or_default()
 }

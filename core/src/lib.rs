@@ -53,10 +53,17 @@
 //! - The algorithm comes from the key type (RSA) and this crate (RS256), never
 //!   from the token: `alg` is only compared against `RS256`.
 //! - Strict by default; each loosening is a `dangerous_*` builder method.
-//! - Keys are parsed once per key set; a verification allocates little and
-//!   never re-parses key material.
-//! - The signature check is a [`SignatureBackend`]; [`RustCryptoBackend`] is
-//!   the pure-Rust default.
+//! - Keys are parsed once per key set (including the Montgomery constants of
+//!   the RSA public operation); a verification never re-parses key material.
+//!   [`Policy::verify_shared_with`] allocates twice for an ordinary token (the
+//!   decoded payload and the [`SharedClaims`] holding it); [`Policy::verify`]
+//!   also copies them into the owned [`Claims`].
+//! - The signature check is a [`SignatureBackend`]. [`VartimeBackend`] is the
+//!   pure-Rust default: a variable-time (the inputs are public) Montgomery
+//!   exponentiation with a rebuild-and-compare PKCS#1 v1.5 check, tested
+//!   against every Wycheproof vector and differentially against the `rsa`
+//!   crate ([`RustCryptoBackend`], kept as the reference). `entra-jwt-aws-lc`
+//!   plugs in aws-lc-rs.
 //! - Errors carry a stable [`Error::code`] and never echo the token or keys.
 #![no_std]
 #![forbid(unsafe_code)]
@@ -74,16 +81,18 @@ mod key;
 pub mod limits;
 pub mod manual;
 mod policy;
+mod scan;
 mod source;
 mod token;
+mod vartime;
 mod x5c;
 
 pub use bearer::{Challenge, INVALID_TOKEN_DESCRIPTION, challenge, parse_authorization};
-pub use claims::Claims;
+pub use claims::{ClaimStrs, Claims, SharedClaims};
 pub use discovery::{OpenIdConfiguration, PUBLIC_AUTHORITY, discovery_url};
 pub use error::{ALL_CODES, Error, ErrorClass};
 pub use jwks::{Jwk, KeyMaterial, KeySet, SkipReason, SkippedKey};
-pub use key::{KeyError, RsaKey, RustCryptoBackend, SignatureBackend};
+pub use key::{KeyError, RsaKey, RustCryptoBackend, SignatureBackend, VartimeBackend};
 pub use policy::{
     Match, Policy, PolicyBuilder, TENANT_PLACEHOLDER, TokenVersion, V1_ISSUER_TEMPLATE,
     V2_ISSUER_TEMPLATE, is_guid,

@@ -4,15 +4,16 @@ use alloc::format;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
+use crate::b64;
 use crate::bearer::{self, Challenge};
-use crate::claims::Claims;
+use crate::claims::{Claims, SharedClaims};
 use crate::error::Error;
 use crate::jwks::{Jwk, KeySet};
-use crate::key::{RustCryptoBackend, SignatureBackend};
+use crate::key::{SignatureBackend, VartimeBackend};
 use crate::limits::{
     DEFAULT_LEEWAY_SECS, DEFAULT_MAX_TOKEN_BYTES, MAX_LEEWAY_SECS, MAX_TOKEN_BYTES_CEILING,
 };
-use crate::token::UntrustedToken;
+use crate::token::{HeaderFields, Segments};
 
 /// The placeholder Entra puts in multi-tenant issuer templates.
 pub const TENANT_PLACEHOLDER: &str = "{tenantid}";
@@ -65,8 +66,8 @@ struct Requirement {
 }
 
 impl Requirement {
-    fn met_by(&self, have: &[String]) -> bool {
-        let has = |v: &String| have.iter().any(|h| h == v);
+    fn met_by<'a, I: Iterator<Item = &'a str> + Clone>(&self, have: I) -> bool {
+        let has = |v: &String| have.clone().any(|h| h == v);
         match self.how {
             Match::Any => self.values.iter().any(has),
             Match::All => self.values.iter().all(has),
@@ -191,18 +192,17 @@ impl Policy {
         PolicyBuilder::new(IssuerMode::Explicit { issuers }, app_id)
     }
 
-    /// Verifies a token with the default pure-Rust signature backend.
+    /// Verifies a token with the default pure-Rust signature backend
+    /// ([`VartimeBackend`]).
     ///
     /// `now` is the current time in seconds since the epoch, supplied by the
     /// caller (the core has no clock).
     pub fn verify(&self, token: &str, keys: &KeySet, now: u64) -> Result<Claims, Error> {
-        self.verify_with(&RustCryptoBackend, token, keys, now)
+        self.verify_with(&VartimeBackend, token, keys, now)
     }
 
-    /// Verifies a token with the given signature backend.
-    ///
-    /// Order: structure and header (SPEC §2-3), key by `kid` (§4), signature (§5),
-    /// then claims (§6) parsed from the signed bytes.
+    /// Verifies a token with the given signature backend, returning the owned
+    /// [`Claims`] ([`verify_shared_with`](Self::verify_shared_with) plus a copy).
     pub fn verify_with(
         &self,
         backend: &dyn SignatureBackend,
@@ -210,12 +210,58 @@ impl Policy {
         keys: &KeySet,
         now: u64,
     ) -> Result<Claims, Error> {
-        let token = UntrustedToken::parse(token.as_bytes(), self.max_token_bytes)?;
-        let key = token.find_key(keys)?;
-        let map = token.verify_signature(backend, key)?;
-        let claims = Claims::from_map(map)?;
-        self.check_claims(&claims, key, now)?;
-        Ok(claims)
+        self.verify_shared_with(backend, token, keys, now)?
+            .to_claims()
+    }
+
+    /// Verifies a token with the given signature backend: the allocation-lean
+    /// path (two heap allocations for an ordinary token: the payload and the
+    /// shared claims).
+    ///
+    /// Order: structure and header (SPEC §2-3), key by `kid` (§4), signature (§5),
+    /// then claims (§6) parsed from the signed bytes.
+    pub fn verify_shared_with(
+        &self,
+        backend: &dyn SignatureBackend,
+        token: &str,
+        keys: &KeySet,
+        now: u64,
+    ) -> Result<SharedClaims, Error> {
+        self.verify_keyed(backend, token, keys, now)
+            .map(|(claims, _)| claims)
+    }
+
+    /// Like [`verify_shared_with`](Self::verify_shared_with), also returning
+    /// the position in `keys` of the key that verified the signature
+    /// ([`KeySet::get`]): for caches that must notice when that key leaves the set.
+    pub fn verify_keyed(
+        &self,
+        backend: &dyn SignatureBackend,
+        token: &str,
+        keys: &KeySet,
+        now: u64,
+    ) -> Result<(SharedClaims, usize), Error> {
+        let seg = Segments::split(token.as_bytes(), self.max_token_bytes)?;
+        // Headers and signatures of ordinary size decode on the stack.
+        let mut header_stack = [0u8; 1024];
+        let mut header_heap = Vec::new();
+        let header_json = b64::decode_url_into(seg.header, &mut header_stack, &mut header_heap)
+            .ok_or(Error::Malformed)?;
+        let payload = b64::decode_url(seg.payload).ok_or(Error::Malformed)?;
+        let mut sig_stack = [0u8; 516];
+        let mut sig_heap = Vec::new();
+        let signature = b64::decode_url_into(seg.signature, &mut sig_stack, &mut sig_heap)
+            .ok_or(Error::Malformed)?;
+        let header = HeaderFields::scan(header_json)?;
+        let (index, key) = header.find_key(keys)?;
+        if signature.len() != key.key().signature_len()
+            || !backend.verify_rs256(key.key(), seg.signing_input, signature)
+        {
+            return Err(Error::BadSignature);
+        }
+        let claims = SharedClaims::parse(payload)?;
+        self.check(&claims, key, now)?;
+        Ok((claims, index))
     }
 
     /// The HTTP answer for a verification error under this policy: like
@@ -249,13 +295,13 @@ impl Policy {
         self.max_token_bytes
     }
 
-    fn check_claims(&self, c: &Claims, key: &Jwk, now: u64) -> Result<(), Error> {
+    /// Checks verified claims against this policy at `now` (SPEC §6): what
+    /// verification does after the signature, and what a cache of verified
+    /// tokens re-runs on every hit. `key` is the key that verified the token
+    /// (for the key-issuer check). Allocates nothing.
+    pub fn check(&self, c: &SharedClaims, key: &Jwk, now: u64) -> Result<(), Error> {
         self.check_times(c, now)?;
-        if !c
-            .aud
-            .iter()
-            .any(|a| self.audiences.iter().any(|want| want == a))
-        {
+        if !c.aud().any(|a| self.audiences.iter().any(|want| want == a)) {
             return Err(Error::WrongAudience);
         }
         self.check_issuer(c)?;
@@ -268,14 +314,14 @@ impl Policy {
                 return Err(Error::ClientNotAllowed);
             }
         }
-        if self.require_scope_or_role && c.scp.is_empty() && c.roles.is_empty() {
+        if self.require_scope_or_role && c.scp().next().is_none() && c.roles().next().is_none() {
             return Err(Error::MissingScopeOrRole);
         }
         // Delegated and application tokens are different callers: when both
         // scopes and roles are required, meeting either requirement is enough
         // (MIW's RequiredScopeOrAppPermission).
-        let scope_ok = self.scopes.as_ref().map(|r| r.met_by(&c.scp));
-        let role_ok = self.roles.as_ref().map(|r| r.met_by(&c.roles));
+        let scope_ok = self.scopes.as_ref().map(|r| r.met_by(c.scp()));
+        let role_ok = self.roles.as_ref().map(|r| r.met_by(c.roles()));
         match (scope_ok, role_ok) {
             (Some(false), Some(false) | None) | (None, Some(false)) => {
                 Err(Error::InsufficientScope)
@@ -284,23 +330,23 @@ impl Policy {
         }
     }
 
-    fn check_times(&self, c: &Claims, now: u64) -> Result<(), Error> {
+    fn check_times(&self, c: &SharedClaims, now: u64) -> Result<(), Error> {
         let now = i128::from(now);
         let leeway = i128::from(self.leeway);
-        if let Some(nbf) = c.nbf
-            && nbf > c.exp
+        if let Some(nbf) = c.nbf()
+            && nbf > c.exp()
         {
             return Err(Error::bad_claim("nbf"));
         }
-        if i128::from(c.exp) + leeway <= now {
+        if i128::from(c.exp()) + leeway <= now {
             return Err(Error::Expired);
         }
-        if let Some(nbf) = c.nbf
+        if let Some(nbf) = c.nbf()
             && i128::from(nbf) - leeway > now
         {
             return Err(Error::NotYetValid);
         }
-        if let Some(iat) = c.iat
+        if let Some(iat) = c.iat()
             && i128::from(iat) > now + leeway
         {
             return Err(Error::IssuedInFuture);
@@ -308,12 +354,13 @@ impl Policy {
         Ok(())
     }
 
-    fn check_issuer(&self, c: &Claims) -> Result<(), Error> {
+    fn check_issuer(&self, c: &SharedClaims) -> Result<(), Error> {
+        let iss = c.iss();
         match &self.mode {
             IssuerMode::SingleTenant { tenant } => {
                 let version = [TokenVersion::V1, TokenVersion::V2]
                     .into_iter()
-                    .find(|v| v.template().replacen(TENANT_PLACEHOLDER, tenant, 1) == c.iss)
+                    .find(|v| template_matches(v.template(), tenant, iss))
                     .ok_or(Error::WrongIssuer)?;
                 self.check_version(c, version)?;
                 let tid = guid_tid(c)?;
@@ -329,7 +376,7 @@ impl Policy {
                 let tid = guid_tid(c)?;
                 let version = templates
                     .iter()
-                    .find(|t| t.template.replacen(TENANT_PLACEHOLDER, tid, 1) == c.iss)
+                    .find(|t| template_matches(&t.template, tid, iss))
                     .map(|t| t.version)
                     .ok_or(Error::WrongIssuer)?;
                 self.check_version(c, version)?;
@@ -339,12 +386,12 @@ impl Policy {
                 Ok(())
             }
             IssuerMode::Explicit { issuers } => {
-                if !issuers.contains(&c.iss) {
+                if !issuers.iter().any(|i| i == iss) {
                     return Err(Error::WrongIssuer);
                 }
-                if c.tid.is_some() {
+                if c.tid().is_some() {
                     let tid = guid_tid(c)?;
-                    if !c.iss.split('/').any(|segment| segment == tid) {
+                    if !iss.split('/').any(|segment| segment == tid) {
                         return Err(Error::WrongTenant);
                     }
                 }
@@ -353,8 +400,8 @@ impl Policy {
         }
     }
 
-    fn check_version(&self, c: &Claims, issuer_version: TokenVersion) -> Result<(), Error> {
-        let ver = c.ver.as_deref().ok_or(Error::bad_claim("ver"))?;
+    fn check_version(&self, c: &SharedClaims, issuer_version: TokenVersion) -> Result<(), Error> {
+        let ver = c.ver().ok_or(Error::bad_claim("ver"))?;
         if ver != issuer_version.as_str() || !self.versions.contains(&issuer_version) {
             return Err(Error::WrongVersion);
         }
@@ -362,9 +409,28 @@ impl Policy {
     }
 }
 
+/// Whether `template` with its first `{tenantid}` replaced by `tid` equals
+/// `s` (what `template.replacen("{tenantid}", tid, 1) == s` says, without
+/// building the string).
+fn template_matches(template: &str, tid: &str, s: &str) -> bool {
+    match template.split_once(TENANT_PLACEHOLDER) {
+        Some((prefix, suffix)) => concat_eq(&[prefix, tid, suffix], &[s]),
+        None => template == s,
+    }
+}
+
+/// Whether two sequences of pieces spell the same string.
+fn concat_eq(a: &[&str], b: &[&str]) -> bool {
+    let len = |p: &[&str]| p.iter().map(|s| s.len()).sum::<usize>();
+    len(a) == len(b)
+        && a.iter()
+            .flat_map(|s| s.bytes())
+            .eq(b.iter().flat_map(|s| s.bytes()))
+}
+
 /// The token's `tid`, required to be a GUID.
-fn guid_tid(c: &Claims) -> Result<&str, Error> {
-    match c.tid.as_deref() {
+fn guid_tid(c: &SharedClaims) -> Result<&str, Error> {
+    match c.tid() {
         Some(t) if is_guid(t) => Ok(t),
         _ => Err(Error::bad_claim("tid")),
     }
@@ -373,29 +439,38 @@ fn guid_tid(c: &Claims) -> Result<&str, Error> {
 /// MIW's EnableAadSigningKeyIssuerValidation: a key published with an Entra
 /// `issuer` signs only for that issuer (after `{tenantid}` substitution), so a
 /// key of one cloud or tenant cannot vouch for another's tokens.
-fn check_key_issuer(key: &Jwk, c: &Claims) -> Result<(), Error> {
+fn check_key_issuer(key: &Jwk, c: &SharedClaims) -> Result<(), Error> {
     let Some(key_issuer) = key.issuer() else {
         return Ok(());
     };
-    let expected = if key_issuer.contains(TENANT_PLACEHOLDER) {
-        let tid = c.tid.as_deref().ok_or(Error::KeyIssuerMismatch)?;
-        key_issuer.replacen(TENANT_PLACEHOLDER, tid, 1)
-    } else {
-        key_issuer.to_string()
+    // The key's issuer with its first `{tenantid}` replaced by `tid`, as pieces.
+    let expected: [&str; 3] = match key_issuer.split_once(TENANT_PLACEHOLDER) {
+        Some((prefix, suffix)) => {
+            let tid = c.tid().ok_or(Error::KeyIssuerMismatch)?;
+            [prefix, tid, suffix]
+        }
+        None => [key_issuer, "", ""],
     };
-    if expected == c.iss || v2_form(&c.iss).is_some_and(|v2| v2 == expected) {
+    let iss = c.iss();
+    if concat_eq(&expected, &[iss])
+        || v2_form(iss).is_some_and(|tenant| concat_eq(&expected, &[V2_PREFIX, tenant, V2_SUFFIX]))
+    {
         Ok(())
     } else {
         Err(Error::KeyIssuerMismatch)
     }
 }
 
-/// The v2 form of a v1 issuer: `https://sts.windows.net/T/` -> `https://login.microsoftonline.com/T/v2.0`.
-fn v2_form(iss: &str) -> Option<String> {
+const V2_PREFIX: &str = "https://login.microsoftonline.com/";
+const V2_SUFFIX: &str = "/v2.0";
+
+/// The tenant of a v1 issuer `https://sts.windows.net/T/`, whose v2 form is
+/// `https://login.microsoftonline.com/T/v2.0`.
+fn v2_form(iss: &str) -> Option<&str> {
     let tenant = iss
         .strip_prefix("https://sts.windows.net/")?
         .strip_suffix('/')?;
-    (!tenant.contains('/')).then(|| format!("https://login.microsoftonline.com/{tenant}/v2.0"))
+    (!tenant.contains('/')).then_some(tenant)
 }
 
 /// Whether `s` is a GUID in its 8-4-4-4-12 hexadecimal form.

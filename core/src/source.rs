@@ -134,6 +134,12 @@ impl RefreshConfig {
         self.refresh_interval
     }
 
+    /// The maximum staleness in seconds, if any.
+    #[must_use]
+    pub fn get_max_staleness(&self) -> Option<u64> {
+        self.max_staleness
+    }
+
     /// The unknown-`kid` interval in seconds.
     #[must_use]
     pub fn get_unknown_kid_interval(&self) -> u64 {
@@ -251,6 +257,10 @@ impl KeySource {
     /// is older than the configured maximum staleness.
     pub fn keys(&self, now: u64) -> Result<Arc<KeySet>, Error> {
         let keys = self.keys.as_ref().ok_or(Error::KeysUnavailable)?;
+        // Staleness is judged at the latest time seen, like every plan: a
+        // clock stepping back must not make a too-stale set usable again
+        // (fuzz finding key_source-2).
+        let now = now.max(self.last_now);
         if let Some(max) = self.config.max_staleness
             && now.saturating_sub(self.keys_fetched_at) > max
         {
@@ -398,6 +408,11 @@ impl KeySource {
         match kind {
             DocumentKind::Discovery => {
                 let doc = OpenIdConfiguration::from_json(body)?;
+                // A source configured with a JWKS URL has no discovery document:
+                // a cached one must not redirect it (fuzz finding key_source-1).
+                if self.discovery_url.is_none() {
+                    return Ok(());
+                }
                 if self.jwks_uri.is_none() || self.discovery.is_none() {
                     self.jwks_uri = Some(doc.jwks_uri().to_string());
                     self.discovery = Some(doc);

@@ -1,0 +1,121 @@
+//! Regression tests for what the fuzz targets (`fuzz/`, see its README) found
+//! in the core: one test per finding, named after it, with the minimal input.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use entra_jwt_core::{DocumentKind, KeySource, RefreshConfig};
+use entra_jwt_test_tenant::{self as tt, TestTenant};
+
+/// key_source-1 (invariant 6): a source configured with a JWKS URL adopted the
+/// `jwks_uri` of a discovery document handed to `handle_cached`, so a cached
+/// (or poisoned) discovery document redirected every later key fetch.
+#[test]
+fn key_source_1_cached_discovery_does_not_move_a_configured_jwks_uri() {
+    let mut source = KeySource::from_jwks_uri(tt::JWKS_URI_V2, RefreshConfig::default());
+    let elsewhere = TestTenant::openid_v2_json().replace(
+        tt::JWKS_URI_V2,
+        "https://login.microsoftonline.com/common/discovery/v2.0/keys",
+    );
+    source
+        .handle_cached(
+            tt::NOW,
+            0,
+            DocumentKind::Discovery,
+            elsewhere.as_bytes(),
+            tt::NOW,
+        )
+        .unwrap();
+    assert_eq!(source.jwks_uri(), Some(tt::JWKS_URI_V2));
+    let request = source.poll_fetch(tt::NOW, 0).unwrap();
+    assert_eq!(request.url, tt::JWKS_URI_V2);
+}
+
+/// cost-1 (fuzz/targets/tests/cost.rs): the duplicate-member check of the
+/// token scanner kept names past the first 64 in a list, so a 32 KiB header
+/// of ~3 400 tiny members cost O(n^2) comparisons before any signature check:
+/// 7.5 ms, 230x a normal verification (release). Four times the members must
+/// cost about four times as much, not sixteen.
+#[test]
+fn cost_1_many_header_members_cost_linear_time() {
+    use std::time::{Duration, Instant};
+
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use entra_jwt_core::{Error, KeySet, Policy};
+
+    let keys = KeySet::from_jwks(TestTenant::jwks_json().as_bytes()).unwrap();
+    let policy = Policy::single_tenant(tt::TENANT_ID, tt::APP_ID)
+        .build()
+        .unwrap();
+    let token = |members: usize| {
+        let mut header = String::from(r#"{"alg":"RS256","kid":"unknown""#);
+        for i in 0..members {
+            header.push_str(&format!(r#","{i:x}":0"#));
+        }
+        header.push('}');
+        format!(
+            "{}.e30.{}",
+            URL_SAFE_NO_PAD.encode(header),
+            URL_SAFE_NO_PAD.encode([0u8; 256])
+        )
+    };
+    let time = |token: &str| {
+        let start = Instant::now();
+        for _ in 0..3 {
+            assert_eq!(
+                policy.verify(token, &keys, tt::NOW).unwrap_err(),
+                Error::UnknownKey
+            );
+        }
+        start.elapsed()
+    };
+    let (small, large) = (token(700), token(2800));
+    assert!(large.len() <= 32 * 1024);
+    // Samples alternate, so a busy machine slows both sizes alike; the bound
+    // (10x for 4x the members) sits between linear (4x) and quadratic (16x).
+    let (mut s, mut l): (Vec<Duration>, Vec<Duration>) = (Vec::new(), Vec::new());
+    for _ in 0..21 {
+        s.push(time(&small));
+        l.push(time(&large));
+    }
+    s.sort();
+    l.sort();
+    let ratio = l[l.len() / 2].as_secs_f64() / s[s.len() / 2].as_secs_f64();
+    println!("4x the members: {ratio:.1}x the time");
+    assert!(ratio < 10.0, "4x the members cost {ratio:.1}x the time");
+}
+
+/// key_source-2 (invariant 1): `keys(now)` judged the maximum staleness at the
+/// `now` it was given, while every plan uses the latest time seen; after the
+/// driver's clock stepped back (an NTP correction), a set already refused as
+/// too stale became usable again.
+#[test]
+fn key_source_2_stale_keys_stay_unusable_when_the_clock_steps_back() {
+    let config = RefreshConfig::default().max_staleness(Some(3600));
+    let mut source = KeySource::from_jwks_uri(tt::JWKS_URI_V2, config);
+    let request = source.poll_fetch(tt::NOW, 0).unwrap();
+    source
+        .handle_fetched(
+            tt::NOW,
+            0,
+            request.kind,
+            Ok(TestTenant::jwks_json().as_bytes()),
+        )
+        .unwrap();
+    // Two hours later (the driver polls: nothing is due yet) the set is too stale.
+    let later = tt::NOW + 2 * 3600;
+    assert!(source.poll_fetch(later, 0).is_none());
+    assert_eq!(
+        source.keys(later).unwrap_err(),
+        entra_jwt_core::Error::KeysUnavailable
+    );
+    // The clock steps back 90 minutes: still too stale.
+    assert_eq!(
+        source.keys(later - 5400).unwrap_err(),
+        entra_jwt_core::Error::KeysUnavailable
+    );
+}
