@@ -3,16 +3,18 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use arc_swap::ArcSwap;
 use entra_jwt_core::{
-    Claims, DocumentKind, Error, FetchRequest, KeySet, KeySource, KidVerdict, Policy,
-    RustCryptoBackend, SignatureBackend,
+    Claims, DocumentKind, Error, FetchRequest, KeySet, KeySource, KidVerdict, Policy, SharedClaims,
+    SignatureBackend, VartimeBackend,
 };
 use tokio::sync::Notify;
 
 use crate::cache::{AsyncCache, CachedDocument, NoCache, REFRESH_LOCK_TTL, RefreshLock};
 use crate::clock::{Clock, Entropy, StdEntropy, SystemClock};
 use crate::fetch::AsyncFetch;
-use crate::shared::{self, Plan};
+use crate::shared::{self, Plan, Snapshot};
+use crate::token_cache::{Lookup, TokenCache, TokenCacheConfig};
 use crate::verifier::MAX_REFRESH_WAIT;
 
 /// Verifies Entra ID access tokens in async code, keeping the keys fresh.
@@ -53,6 +55,7 @@ pub struct AsyncVerifierBuilder<F, C = NoCache> {
     clock: Arc<dyn Clock>,
     entropy: Arc<dyn Entropy>,
     backend: Arc<dyn SignatureBackend>,
+    token_cache: Option<TokenCacheConfig>,
 }
 
 impl<F, C> AsyncVerifierBuilder<F, C> {
@@ -66,6 +69,7 @@ impl<F, C> AsyncVerifierBuilder<F, C> {
             clock: self.clock,
             entropy: self.entropy,
             backend: self.backend,
+            token_cache: self.token_cache,
         }
     }
 
@@ -87,6 +91,15 @@ impl<F, C> AsyncVerifierBuilder<F, C> {
         self
     }
 
+    /// Keeps verified tokens in a bounded cache (off by default): a token seen
+    /// again skips its signature check but is re-checked against the policy
+    /// at the current time and against the current key set on every hit (see
+    /// [`TokenCache`](crate::TokenCache)).
+    pub fn token_cache(mut self, config: TokenCacheConfig) -> Self {
+        self.token_cache = Some(config);
+        self
+    }
+
     /// The verifier.
     pub fn build(self) -> AsyncVerifier<F, C> {
         AsyncVerifier {
@@ -97,6 +110,8 @@ impl<F, C> AsyncVerifierBuilder<F, C> {
                 clock: self.clock,
                 entropy: self.entropy,
                 backend: self.backend,
+                snapshot: ArcSwap::from_pointee(Snapshot::of(&self.source, false)),
+                tokens: self.token_cache.map(TokenCache::new),
                 state: Mutex::new(State {
                     source: self.source,
                     cache_consulted: false,
@@ -114,6 +129,10 @@ struct Inner<F, C> {
     clock: Arc<dyn Clock>,
     entropy: Arc<dyn Entropy>,
     backend: Arc<dyn SignatureBackend>,
+    /// The key set for the verification path, republished whenever the
+    /// state lock is released (see [`StateGuard`]).
+    snapshot: ArcSwap<Snapshot>,
+    tokens: Option<TokenCache>,
     state: Mutex<State>,
     fetched: Notify,
 }
@@ -143,7 +162,8 @@ impl<F: AsyncFetch + 'static> AsyncVerifier<F, NoCache> {
             cache: NoCache,
             clock: Arc::new(SystemClock),
             entropy: Arc::new(StdEntropy::default()),
-            backend: Arc::new(RustCryptoBackend),
+            backend: Arc::new(VartimeBackend),
+            token_cache: None,
         }
     }
 }
@@ -155,18 +175,36 @@ impl<F: AsyncFetch + 'static, C: AsyncCache + 'static> AsyncVerifier<F, C> {
         &self.inner.policy
     }
 
-    /// Verifies a token at the clock's current time.
+    /// Verifies a token at the clock's current time, returning the owned
+    /// [`Claims`] (a copy of [`verify_shared`](Self::verify_shared)'s result).
     ///
     /// Before the first successful key load this answers
     /// [`Error::KeysUnavailable`] (503), never a token error.
     pub async fn verify(&self, token: &str) -> Result<Claims, Error> {
+        self.verify_shared(token).await?.to_claims()
+    }
+
+    /// Verifies a token at the clock's current time: the lean path. The key
+    /// set is read from a lock-free snapshot; with a
+    /// [`token_cache`](AsyncVerifierBuilder::token_cache), a token seen before
+    /// is answered from it after re-checking the policy and its key.
+    pub async fn verify_shared(&self, token: &str) -> Result<SharedClaims, Error> {
         let inner = &self.inner;
         let now = inner.clock.now();
-        let keys = Inner::current_keys(inner, now).await?;
-        match inner
-            .policy
-            .verify_with(inner.backend.as_ref(), token, &keys, now)
-        {
+        let fast = {
+            let snapshot = inner.snapshot.load();
+            snapshot
+                .usable(now)
+                .map(|keys| inner.attempt(token, keys, now))
+        };
+        let first = match fast {
+            Some(result) => result,
+            None => {
+                let keys = Inner::current_keys(inner, now).await?;
+                inner.attempt(token, &keys, now)
+            }
+        };
+        match first {
             Err(Error::UnknownKey) => {
                 if inner.lock().source.handle_unknown_kid(now) == KidVerdict::Reject {
                     return Err(Error::UnknownKey);
@@ -174,9 +212,7 @@ impl<F: AsyncFetch + 'static, C: AsyncCache + 'static> AsyncVerifier<F, C> {
                 Inner::refresh_and_wait(inner, now).await;
                 let now = inner.clock.now();
                 let keys = inner.lock().source.keys(now)?;
-                inner
-                    .policy
-                    .verify_with(inner.backend.as_ref(), token, &keys, now)
+                inner.attempt(token, &keys, now)
             }
             other => other,
         }
@@ -208,10 +244,32 @@ impl<F: AsyncFetch + 'static, C: AsyncCache + 'static> AsyncVerifier<F, C> {
 }
 
 impl<F: AsyncFetch + 'static, C: AsyncCache + 'static> Inner<F, C> {
-    fn lock(&self) -> MutexGuard<'_, State> {
+    /// One verification against `keys`: the token cache first (when there
+    /// is one), then the signature; a token that verifies is cached.
+    fn attempt(&self, token: &str, keys: &Arc<KeySet>, now: u64) -> Result<SharedClaims, Error> {
+        if let Some(cache) = &self.tokens {
+            match cache.get(token, keys, &self.policy, now) {
+                Lookup::Hit(claims) => return Ok(claims),
+                Lookup::Fails(e) => return Err(e),
+                Lookup::Miss => {}
+            }
+        }
+        let (claims, index) = self
+            .policy
+            .verify_keyed(self.backend.as_ref(), token, keys, now)?;
+        if let Some(cache) = &self.tokens {
+            cache.insert(token, &claims, keys, index);
+        }
+        Ok(claims)
+    }
+
+    fn lock(&self) -> StateGuard<'_> {
         // Critical sections are short and never span an await; a poisoned lock
         // still guards a consistent state.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        StateGuard {
+            guard: self.state.lock().unwrap_or_else(PoisonError::into_inner),
+            snapshot: &self.snapshot,
+        }
     }
 
     async fn current_keys(self: &Arc<Self>, now: u64) -> Result<Arc<KeySet>, Error> {
@@ -330,7 +388,17 @@ impl<F: AsyncFetch + 'static, C: AsyncCache + 'static> Inner<F, C> {
             .lock_refresh(&request.url, REFRESH_LOCK_TTL)
             .await
         {
-            RefreshLock::Acquired(token) => Some(token),
+            RefreshLock::Acquired(token) => {
+                // Another replica may have fetched and released the lock
+                // between our decision to refresh and our lock: use its copy.
+                if let Some(doc) = self.cache.get(&request.url).await
+                    && shared::fetched_by_other(request, &doc, since)
+                {
+                    self.cache.unlock_refresh(&request.url, &token).await;
+                    return (Ok(doc.body), doc.fetched_at);
+                }
+                Some(token)
+            }
             RefreshLock::HeldElsewhere => {
                 let deadline = tokio::time::Instant::now() + shared::FLEET_WAIT;
                 while tokio::time::Instant::now() < deadline {
@@ -428,5 +496,34 @@ impl<F: AsyncFetch + 'static, C: AsyncCache + 'static> Drop for InFlight<'_, F, 
             drop(st);
             self.inner.fetched.notify_waiters();
         }
+    }
+}
+
+/// The state lock's guard: republishes the verification path's snapshot
+/// before the lock is released, so the snapshot never lags a change.
+struct StateGuard<'a> {
+    guard: MutexGuard<'a, State>,
+    snapshot: &'a ArcSwap<Snapshot>,
+}
+
+impl std::ops::Deref for StateGuard<'_> {
+    type Target = State;
+    fn deref(&self) -> &State {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for StateGuard<'_> {
+    fn deref_mut(&mut self) -> &mut State {
+        &mut self.guard
+    }
+}
+
+impl Drop for StateGuard<'_> {
+    fn drop(&mut self) {
+        self.snapshot.store(Arc::new(Snapshot::of(
+            &self.guard.source,
+            self.guard.cache_consulted,
+        )));
     }
 }

@@ -7,6 +7,7 @@ pub mod cache;
 pub mod clock;
 pub mod fetch;
 mod shared;
+pub mod token_cache;
 mod verifier;
 
 pub use async_verifier::{AsyncVerifier, AsyncVerifierBuilder};
@@ -17,4 +18,5 @@ pub use clock::{Clock, Entropy, FixedEntropy, ManualClock, StdEntropy, SystemClo
 pub use entra_jwt_core as core;
 pub use fetch::{AsyncFetch, Fetch, FetchConfig, FetchError, FetchErrorKind};
 pub use shared::{CACHE_TTL_INTERVALS, FLEET_WAIT};
+pub use token_cache::{TokenCache, TokenCacheConfig};
 pub use verifier::{MAX_REFRESH_WAIT, Verifier, VerifierBuilder};

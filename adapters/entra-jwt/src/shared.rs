@@ -1,5 +1,7 @@
 //! Decisions shared by the blocking and the async drivers, so both behave alike.
 
+use std::sync::Arc;
+
 use entra_jwt_core::{DocumentKind, FetchReason, FetchRequest, KeySet, KeySource};
 
 use crate::cache::CachedDocument;
@@ -102,4 +104,38 @@ pub(crate) fn cache_ttl(source: &KeySource) -> u64 {
         .config()
         .get_refresh_interval()
         .saturating_mul(CACHE_TTL_INTERVALS)
+}
+
+/// What the verification path reads without taking the state lock: the key
+/// set in use and until when it may be used without asking the source
+/// (the next scheduled refresh or retry, or the staleness limit).
+pub(crate) struct Snapshot {
+    pub(crate) keys: Option<Arc<KeySet>>,
+    pub(crate) valid_until: u64,
+    pub(crate) cache_consulted: bool,
+}
+
+impl Snapshot {
+    pub(crate) fn of(source: &KeySource, cache_consulted: bool) -> Self {
+        let fetched_at = source.keys_fetched_at();
+        // `keys(fetched_at)` is the set regardless of staleness.
+        let keys = fetched_at.and_then(|t| source.keys(t).ok());
+        let deadline = source.poll_deadline().unwrap_or(u64::MAX);
+        let stale_at = match (fetched_at, source.config().get_max_staleness()) {
+            (Some(t), Some(max)) => t.saturating_add(max).saturating_add(1),
+            _ => u64::MAX,
+        };
+        Self {
+            keys,
+            valid_until: deadline.min(stale_at),
+            cache_consulted,
+        }
+    }
+
+    /// The keys, when the fast path may use them at `now`.
+    pub(crate) fn usable(&self, now: u64) -> Option<&Arc<KeySet>> {
+        self.keys
+            .as_ref()
+            .filter(|_| self.cache_consulted && now < self.valid_until)
+    }
 }

@@ -4,15 +4,17 @@
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use entra_jwt_core::{
-    Claims, DocumentKind, Error, FetchRequest, KeySet, KeySource, KidVerdict, Policy,
-    RustCryptoBackend, SignatureBackend,
+    Claims, DocumentKind, Error, FetchRequest, KeySet, KeySource, KidVerdict, Policy, SharedClaims,
+    SignatureBackend, VartimeBackend,
 };
 
 use crate::cache::{Cache, CachedDocument, NoCache, REFRESH_LOCK_TTL, RefreshLock};
 use crate::clock::{Clock, Entropy, StdEntropy, SystemClock};
 use crate::fetch::Fetch;
-use crate::shared::{self, Plan};
+use crate::shared::{self, Plan, Snapshot};
+use crate::token_cache::{Lookup, TokenCache, TokenCacheConfig};
 
 /// How long a caller waits for a refresh in flight before answering with
 /// what it has: the fetch timeout (10 s) plus one retry's wait and a margin.
@@ -68,6 +70,7 @@ pub struct VerifierBuilder<F, C = NoCache> {
     clock: Arc<dyn Clock>,
     entropy: Arc<dyn Entropy>,
     backend: Arc<dyn SignatureBackend>,
+    token_cache: Option<TokenCacheConfig>,
 }
 
 impl<F, C> VerifierBuilder<F, C> {
@@ -81,6 +84,7 @@ impl<F, C> VerifierBuilder<F, C> {
             clock: self.clock,
             entropy: self.entropy,
             backend: self.backend,
+            token_cache: self.token_cache,
         }
     }
 
@@ -102,6 +106,15 @@ impl<F, C> VerifierBuilder<F, C> {
         self
     }
 
+    /// Keeps verified tokens in a bounded cache (off by default): a token seen
+    /// again skips its signature check but is re-checked against the policy
+    /// at the current time and against the current key set on every hit (see
+    /// [`TokenCache`](crate::TokenCache)).
+    pub fn token_cache(mut self, config: TokenCacheConfig) -> Self {
+        self.token_cache = Some(config);
+        self
+    }
+
     /// The verifier.
     pub fn build(self) -> Verifier<F, C> {
         Verifier {
@@ -112,6 +125,8 @@ impl<F, C> VerifierBuilder<F, C> {
                 clock: self.clock,
                 entropy: self.entropy,
                 backend: self.backend,
+                snapshot: ArcSwap::from_pointee(Snapshot::of(&self.source, false)),
+                tokens: self.token_cache.map(TokenCache::new),
                 state: Mutex::new(State {
                     source: self.source,
                     cache_consulted: false,
@@ -129,6 +144,10 @@ struct Inner<F, C> {
     clock: Arc<dyn Clock>,
     entropy: Arc<dyn Entropy>,
     backend: Arc<dyn SignatureBackend>,
+    /// The key set for the verification path, republished whenever the
+    /// state lock is released (see [`StateGuard`]).
+    snapshot: ArcSwap<Snapshot>,
+    tokens: Option<TokenCache>,
     state: Mutex<State>,
     fetched: Condvar,
 }
@@ -154,7 +173,8 @@ impl<F: Fetch + 'static> Verifier<F, NoCache> {
             cache: NoCache,
             clock: Arc::new(SystemClock),
             entropy: Arc::new(StdEntropy::default()),
-            backend: Arc::new(RustCryptoBackend),
+            backend: Arc::new(VartimeBackend),
+            token_cache: None,
         }
     }
 }
@@ -166,18 +186,36 @@ impl<F: Fetch + 'static, C: Cache + 'static> Verifier<F, C> {
         &self.inner.policy
     }
 
-    /// Verifies a token at the clock's current time.
+    /// Verifies a token at the clock's current time, returning the owned
+    /// [`Claims`] (a copy of [`verify_shared`](Self::verify_shared)'s result).
     ///
     /// Before the first successful key load this answers
     /// [`Error::KeysUnavailable`] (503), never a token error.
     pub fn verify(&self, token: &str) -> Result<Claims, Error> {
+        self.verify_shared(token)?.to_claims()
+    }
+
+    /// Verifies a token at the clock's current time: the lean path. The key
+    /// set is read from a lock-free snapshot (no lock shared by callers); with
+    /// a [`token_cache`](VerifierBuilder::token_cache), a token seen before is
+    /// answered from it after re-checking the policy and its key.
+    pub fn verify_shared(&self, token: &str) -> Result<SharedClaims, Error> {
         let inner = &self.inner;
         let now = inner.clock.now();
-        let keys = inner.current_keys(now)?;
-        match inner
-            .policy
-            .verify_with(inner.backend.as_ref(), token, &keys, now)
-        {
+        let fast = {
+            let snapshot = inner.snapshot.load();
+            snapshot
+                .usable(now)
+                .map(|keys| inner.attempt(token, keys, now))
+        };
+        let first = match fast {
+            Some(result) => result,
+            None => {
+                let keys = inner.current_keys(now)?;
+                inner.attempt(token, &keys, now)
+            }
+        };
+        match first {
             Err(Error::UnknownKey) => {
                 if inner.lock().source.handle_unknown_kid(now) == KidVerdict::Reject {
                     return Err(Error::UnknownKey);
@@ -185,12 +223,16 @@ impl<F: Fetch + 'static, C: Cache + 'static> Verifier<F, C> {
                 inner.refresh_or_wait(now);
                 let now = inner.clock.now();
                 let keys = inner.lock().source.keys(now)?;
-                inner
-                    .policy
-                    .verify_with(inner.backend.as_ref(), token, &keys, now)
+                inner.attempt(token, &keys, now)
             }
             other => other,
         }
+    }
+
+    /// How many verified tokens the token cache holds (0 without one).
+    #[must_use]
+    pub fn cached_tokens(&self) -> usize {
+        self.inner.tokens.as_ref().map_or(0, TokenCache::len)
     }
 
     /// Loads the keys now unless a usable set is loaded, waiting for the
@@ -221,10 +263,32 @@ impl<F: Fetch + 'static, C: Cache + 'static> Verifier<F, C> {
 }
 
 impl<F: Fetch + 'static, C: Cache + 'static> Inner<F, C> {
-    fn lock(&self) -> MutexGuard<'_, State> {
+    /// One verification against `keys`: the token cache first (when there
+    /// is one), then the signature; a token that verifies is cached.
+    fn attempt(&self, token: &str, keys: &Arc<KeySet>, now: u64) -> Result<SharedClaims, Error> {
+        if let Some(cache) = &self.tokens {
+            match cache.get(token, keys, &self.policy, now) {
+                Lookup::Hit(claims) => return Ok(claims),
+                Lookup::Fails(e) => return Err(e),
+                Lookup::Miss => {}
+            }
+        }
+        let (claims, index) = self
+            .policy
+            .verify_keyed(self.backend.as_ref(), token, keys, now)?;
+        if let Some(cache) = &self.tokens {
+            cache.insert(token, &claims, keys, index);
+        }
+        Ok(claims)
+    }
+
+    fn lock(&self) -> StateGuard<'_> {
         // Every critical section leaves the state consistent, so a poisoned
         // lock still guards a valid state; verification must not stop.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        StateGuard {
+            guard: self.state.lock().unwrap_or_else(PoisonError::into_inner),
+            snapshot: &self.snapshot,
+        }
     }
 
     /// The key set to verify with now. Starts a background refresh when one is
@@ -286,7 +350,7 @@ impl<F: Fetch + 'static, C: Cache + 'static> Inner<F, C> {
     }
 
     fn wait_for_fetch(&self) {
-        let st = self.lock();
+        let st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let (_st, _timed_out) = self
             .fetched
             .wait_timeout_while(st, MAX_REFRESH_WAIT, |st| st.source.is_fetching())
@@ -379,13 +443,24 @@ impl<F: Fetch + 'static, C: Cache + 'static> Inner<F, C> {
 
 impl<F: Fetch + 'static, C: Cache + 'static> Inner<F, C> {
     /// Fetches `request` so that one replica of a fleet fetches for all: with
-    /// the refresh lock, fetch and store the document; when another replica
+    /// the refresh lock, use the copy another replica stored since we decided
+    /// to refresh, or else fetch and store the document; when another replica
     /// holds it, wait up to [`FLEET_WAIT`](shared::FLEET_WAIT) for its document
     /// in the cache, then fetch anyway (availability beats one saved request).
     fn fetch_as_fleet(&self, request: &FetchRequest) -> (Result<Vec<u8>, ()>, u64) {
         let since = self.clock.now();
         let token = match self.cache.lock_refresh(&request.url, REFRESH_LOCK_TTL) {
-            RefreshLock::Acquired(token) => Some(token),
+            RefreshLock::Acquired(token) => {
+                // Another replica may have fetched and released the lock
+                // between our decision to refresh and our lock: use its copy.
+                if let Some(doc) = self.cache.get(&request.url)
+                    && shared::fetched_by_other(request, &doc, since)
+                {
+                    self.cache.unlock_refresh(&request.url, &token);
+                    return (Ok(doc.body), doc.fetched_at);
+                }
+                Some(token)
+            }
             RefreshLock::HeldElsewhere => {
                 let deadline = std::time::Instant::now() + shared::FLEET_WAIT;
                 while std::time::Instant::now() < deadline {
@@ -438,5 +513,34 @@ impl<F: Fetch + 'static, C: Cache + 'static> Drop for Settle<'_, F, C> {
                     .handle_fetched(now, self.inner.entropy.next_u32(), self.kind, Err(()));
         }
         self.inner.fetched.notify_all();
+    }
+}
+
+/// The state lock's guard: republishes the verification path's snapshot
+/// before the lock is released, so the snapshot never lags a change.
+struct StateGuard<'a> {
+    guard: MutexGuard<'a, State>,
+    snapshot: &'a ArcSwap<Snapshot>,
+}
+
+impl std::ops::Deref for StateGuard<'_> {
+    type Target = State;
+    fn deref(&self) -> &State {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for StateGuard<'_> {
+    fn deref_mut(&mut self) -> &mut State {
+        &mut self.guard
+    }
+}
+
+impl Drop for StateGuard<'_> {
+    fn drop(&mut self) {
+        self.snapshot.store(Arc::new(Snapshot::of(
+            &self.guard.source,
+            self.guard.cache_consulted,
+        )));
     }
 }
