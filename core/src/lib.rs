@@ -103,8 +103,3 @@ pub use source::{
     REFRESH_JITTER_PERCENT, RefreshConfig,
 };
 pub use token::{Header, RS256, UntrustedToken};
-
-/// The README's Rust examples, compiled and run as doc tests.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-struct ReadmeDoctests;
