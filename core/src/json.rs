@@ -6,6 +6,7 @@
 //! the value is built by a visitor that refuses them. Nesting depth is bounded
 //! by serde_json's recursion limit (128).
 
+use crate::limits::MAX_JSON_MEMBERS;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
@@ -79,6 +80,9 @@ impl<'de> Visitor<'de> for StrictValue {
             }
             let value = map.next_value_seed(StrictValue)?;
             out.insert(key, value);
+            if out.len() > MAX_JSON_MEMBERS {
+                return Err(de::Error::custom("too many members"));
+            }
         }
         Ok(Value::Object(out))
     }

@@ -46,3 +46,18 @@ pub const MAX_TIME_CLAIM: i64 = 253_402_300_799;
 /// Most certificates read from one JWK's `x5c`; only the first is used, the
 /// rest are carried by Entra for chain building we do not do.
 pub const MAX_X5C_CERTS: usize = 10;
+
+/// Most members one JSON object may have: a token header, its claims, a JWK,
+/// a discovery document, or any object nested in them. Entra headers have 3-5
+/// members, access tokens 20-40 claims, discovery documents about 30; 256
+/// leaves room for optional claims while bounding what the duplicate-member
+/// check costs on hostile input (fuzz finding cost-2: a 32 KiB header of
+/// ~3 000 tiny members cost about 50x a normal verification).
+pub const MAX_JSON_MEMBERS: usize = 256;
+
+/// Most arrays and objects (nested ones included) in one token header or
+/// payload. Entra tokens use fewer than ten (claims, `groups`, `roles`,
+/// `amr`, `wids`, claim sources); parsing each costs far more than its bytes
+/// suggest, so without this cap 32 KiB of `[[],[],...]` or deeply nested
+/// arrays cost about 20x a normal verification (fuzz finding cost-3).
+pub const MAX_JSON_CONTAINERS: usize = 64;

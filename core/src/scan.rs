@@ -9,9 +9,11 @@
 //! payload are read this way with no heap allocation unless a string holds an
 //! escape or a nested object appears (each then costs one small allocation).
 
+use crate::limits::{MAX_JSON_CONTAINERS, MAX_JSON_MEMBERS};
 use alloc::borrow::Cow;
 use alloc::collections::BTreeSet;
 use alloc::string::String;
+use core::cell::Cell;
 use core::fmt;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
@@ -49,7 +51,13 @@ pub(crate) trait Fields<'de> {
 /// `None` when it is not one strict JSON object (the caller's `malformed`).
 pub(crate) fn scan_object<'de, F: Fields<'de>>(bytes: &'de [u8], fields: &mut F) -> Option<()> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    TopSeed { fields }.deserialize(&mut de).ok()?;
+    let budget = Cell::new(MAX_JSON_CONTAINERS);
+    TopSeed {
+        fields,
+        budget: &budget,
+    }
+    .deserialize(&mut de)
+    .ok()?;
     de.end().ok()
 }
 
@@ -146,6 +154,8 @@ impl<'de> Visitor<'de> for KeySeed {
 
 struct TopSeed<'f, F> {
     fields: &'f mut F,
+    /// Arrays and objects still allowed (fuzz finding cost-3).
+    budget: &'f Cell<usize>,
 }
 
 impl<'de, F: Fields<'de>> DeserializeSeed<'de> for TopSeed<'_, F> {
@@ -162,9 +172,11 @@ impl<'de, F: Fields<'de>> Visitor<'de> for TopSeed<'_, F> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let mut seen = SeenKeys::new();
+        let mut members = 0usize;
         while let Some(key) = map.next_key_seed(KeySeed)? {
             let wants = self.fields.wants_items(&key);
             let value = map.next_value_seed(MemberSeed {
+                budget: self.budget,
                 sink: if wants {
                     Some(&mut *self.fields as &mut dyn ItemSink<'de>)
                 } else {
@@ -175,8 +187,23 @@ impl<'de, F: Fields<'de>> Visitor<'de> for TopSeed<'_, F> {
             if !seen.insert(key) {
                 return Err(de::Error::custom("duplicate member"));
             }
+            members += 1;
+            if members > MAX_JSON_MEMBERS {
+                return Err(de::Error::custom("too many members"));
+            }
         }
         Ok(())
+    }
+}
+
+/// Counts one array or object against the budget of a token segment.
+fn spend<E: de::Error>(budget: &Cell<usize>) -> Result<(), E> {
+    match budget.get().checked_sub(1) {
+        Some(left) => {
+            budget.set(left);
+            Ok(())
+        }
+        None => Err(E::custom("too many arrays and objects")),
     }
 }
 
@@ -192,6 +219,7 @@ impl<'de, F: Fields<'de>> ItemSink<'de> for F {
 }
 
 struct MemberSeed<'s, 'de> {
+    budget: &'s Cell<usize>,
     sink: Option<&'s mut dyn ItemSink<'de>>,
 }
 
@@ -240,10 +268,12 @@ impl<'de> Visitor<'de> for MemberSeed<'_, 'de> {
         Ok(Member::Other)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        spend(self.budget)?;
         let mut strings_only = true;
+        let budget = self.budget;
         match self.sink {
             Some(sink) => {
-                while let Some(item) = seq.next_element_seed(ItemSeed)? {
+                while let Some(item) = seq.next_element_seed(ItemSeed(budget))? {
                     match item {
                         Some(s) => sink.push(s),
                         None => strings_only = false,
@@ -251,7 +281,7 @@ impl<'de> Visitor<'de> for MemberSeed<'_, 'de> {
                 }
             }
             None => {
-                while let Some(is_string) = seq.next_element_seed(Strict)? {
+                while let Some(is_string) = seq.next_element_seed(Strict(budget))? {
                     strings_only &= is_string;
                 }
             }
@@ -259,23 +289,23 @@ impl<'de> Visitor<'de> for MemberSeed<'_, 'de> {
         Ok(Member::Array { strings_only })
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        Strict.visit_map(map)?;
+        Strict(self.budget).visit_map(map)?;
         Ok(Member::Other)
     }
 }
 
 /// An array element: `Some` string, or `None` for anything else (still
 /// checked strictly).
-struct ItemSeed;
+struct ItemSeed<'b>(&'b Cell<usize>);
 
-impl<'de> DeserializeSeed<'de> for ItemSeed {
+impl<'de> DeserializeSeed<'de> for ItemSeed<'_> {
     type Value = Option<Cow<'de, str>>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for ItemSeed {
+impl<'de> Visitor<'de> for ItemSeed<'_> {
     type Value = Option<Cow<'de, str>>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON value")
@@ -299,32 +329,32 @@ impl<'de> Visitor<'de> for ItemSeed {
         Ok(None)
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-        Strict.visit_f64(v).map(|_| None)
+        Strict(self.0).visit_f64(v).map(|_| None)
     }
     fn visit_unit<E>(self) -> Result<Self::Value, E> {
         Ok(None)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-        Strict.visit_seq(seq).map(|_| None)
+        Strict(self.0).visit_seq(seq).map(|_| None)
     }
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-        Strict.visit_map(map).map(|_| None)
+        Strict(self.0).visit_map(map).map(|_| None)
     }
 }
 
 /// Checks a nested value strictly (duplicates, finite numbers) and keeps
 /// nothing; answers whether it was a string.
 #[derive(Clone, Copy)]
-struct Strict;
+struct Strict<'b>(&'b Cell<usize>);
 
-impl<'de> DeserializeSeed<'de> for Strict {
+impl<'de> DeserializeSeed<'de> for Strict<'_> {
     type Value = bool;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for Strict {
+impl<'de> Visitor<'de> for Strict<'_> {
     type Value = bool;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON value")
@@ -352,18 +382,23 @@ impl<'de> Visitor<'de> for Strict {
         Ok(false)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
-        while seq.next_element_seed(Strict)?.is_some() {}
+        spend(self.0)?;
+        while seq.next_element_seed(self)?.is_some() {}
         Ok(false)
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+        spend(self.0)?;
         // An ordered set, not a list: see `SeenKeys` (fuzz finding cost-1).
         let mut seen: BTreeSet<Cow<'de, str>> = BTreeSet::new();
         while let Some(key) = map.next_key_seed(KeySeed)? {
             if seen.contains(&key) {
                 return Err(de::Error::custom("duplicate member"));
             }
-            map.next_value_seed(Strict)?;
+            map.next_value_seed(self)?;
             seen.insert(key);
+            if seen.len() > MAX_JSON_MEMBERS {
+                return Err(de::Error::custom("too many members"));
+            }
         }
         Ok(false)
     }

@@ -74,9 +74,10 @@ fn cases() -> Vec<Case> {
         expected: Err(Error::BadSignature),
     });
     cases.push(Case {
+        // Refused after MAX_JSON_MEMBERS (256) members: fuzz finding cost-2.
         name: "32 KiB header of tiny members, 4096-bit key",
         token: fill_to_cap(&header_open, |i| format!(r#""{i:x}":0"#), &rest4096),
-        expected: Err(Error::BadSignature),
+        expected: Err(Error::Malformed),
     });
     cases.push(Case {
         name: "32 KiB header of 1-char strings in arrays, 4096-bit key",
@@ -85,7 +86,47 @@ fn cases() -> Vec<Case> {
             |i| format!(r#""{i:x}":["a","b","c","d"]"#),
             &rest4096,
         ),
+        expected: Err(Error::Malformed),
+    });
+    // The most members an object may have (MAX_JSON_MEMBERS), each name as
+    // long as fits, so the duplicate check compares long names: the worst
+    // case the member cap leaves.
+    let long_names = {
+        let mut json = header_open.clone();
+        let filler = "n".repeat(80);
+        for i in 0..253 {
+            json.push_str(&format!(r#","{filler}{i:x}":0"#));
+        }
+        format!("{}.{rest4096}", b64(format!("{json}}}").as_bytes()))
+    };
+    cases.push(Case {
+        name: "256 members with long names (the cap), 4096-bit key",
+        token: long_names,
         expected: Err(Error::BadSignature),
+    });
+    // The most arrays a segment may hold (MAX_JSON_CONTAINERS), as deep as
+    // allowed, plus as many members as allowed: what the caps leave.
+    let at_the_caps = {
+        let mut json = header_open.clone();
+        json.push_str(&format!(r#","deep":{}{}"#, "[".repeat(60), "]".repeat(60)));
+        for i in 0..250 {
+            json.push_str(&format!(r#","{}{i:x}":0"#, "n".repeat(80)));
+        }
+        format!("{}.{rest4096}", b64(format!("{json}}}").as_bytes()))
+    };
+    cases.push(Case {
+        name: "60 nested arrays + 252 long member names (the caps), 4096-bit key",
+        token: at_the_caps,
+        expected: Err(Error::BadSignature),
+    });
+    cases.push(Case {
+        name: "32 KiB header of empty arrays [[],[],...] (over the container cap)",
+        token: fill_to_cap(
+            &header_open,
+            |i| format!(r#""{i:x}":[[],[],[],[],[],[],[],[]]"#),
+            &rest4096,
+        ),
+        expected: Err(Error::Malformed),
     });
     // What a cap on the header's size would leave (none exists; see fuzz/README.md).
     let small_header = {
@@ -98,9 +139,9 @@ fn cases() -> Vec<Case> {
         format!("{}.{rest4096}", b64(format!("{json}}}").as_bytes()))
     };
     cases.push(Case {
-        name: "2 KiB header of tiny members, 4096-bit key",
+        name: "2 KiB header of tiny members (over the member cap), 4096-bit key",
         token: small_header,
-        expected: Err(Error::BadSignature),
+        expected: Err(Error::Malformed),
     });
     let depth = 120;
     cases.push(Case {
@@ -110,7 +151,7 @@ fn cases() -> Vec<Case> {
             |i| format!(r#""{i:x}":{}{}"#, "[".repeat(depth), "]".repeat(depth)),
             &rest4096,
         ),
-        expected: Err(Error::BadSignature),
+        expected: Err(Error::Malformed),
     });
     let deep = format!(r#"{{"alg":"RS256","x":{}"#, "[".repeat(23_500));
     cases.push(Case {
@@ -125,7 +166,7 @@ fn cases() -> Vec<Case> {
             |i| format!(r#""{i:x}":0"#),
             &format!("{payload}.{sig256}"),
         ),
-        expected: Err(Error::UnknownKey),
+        expected: Err(Error::Malformed),
     });
     let long_kid = "k".repeat(MAX_KID_LEN);
     cases.push(Case {
