@@ -209,6 +209,9 @@ pub struct KeySource {
     jwks_owed: Option<FetchReason>,
     /// When the last JWKS fetch started (rate limit for unknown kids).
     last_jwks_fetch: Option<u64>,
+    /// When the last refresh asked for by an unknown kid started, whatever
+    /// it fetched first (a discovery document when `jwks_uri` is not known).
+    last_kid_refresh: Option<u64>,
     consecutive_failures: u32,
     /// The latest time seen: time never goes backwards in the plans.
     last_now: u64,
@@ -242,6 +245,7 @@ impl KeySource {
             in_flight: None,
             jwks_owed: None,
             last_jwks_fetch: None,
+            last_kid_refresh: None,
             consecutive_failures: 0,
             last_now: 0,
         }
@@ -319,9 +323,12 @@ impl KeySource {
         if self.in_flight.is_some() || self.kid_refresh_wanted || self.jwks_owed.is_some() {
             return KidVerdict::Wait;
         }
-        let recently = self
-            .last_jwks_fetch
-            .is_some_and(|t| now.saturating_sub(t) < self.config.unknown_kid_interval);
+        // Rate-limited against the last JWKS fetch and the last unknown-kid
+        // refresh, so a refresh that starts with a failing discovery fetch
+        // cannot be restarted by every token (fuzz finding key_source-3).
+        let interval = self.config.unknown_kid_interval;
+        let recent = |at: Option<u64>| at.is_some_and(|t| now.saturating_sub(t) < interval);
+        let recently = recent(self.last_jwks_fetch) || recent(self.last_kid_refresh);
         if recently {
             return KidVerdict::Reject;
         }
@@ -368,6 +375,9 @@ impl KeySource {
             DocumentKind::Discovery => self.discovery_url.clone()?,
             DocumentKind::Jwks => self.jwks_uri.clone()?,
         };
+        if self.kid_refresh_wanted && self.jwks_owed.is_none() {
+            self.last_kid_refresh = Some(now);
+        }
         self.kid_refresh_wanted = false;
         self.jwks_owed = None;
         if kind == DocumentKind::Jwks {

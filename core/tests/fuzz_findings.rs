@@ -131,3 +131,46 @@ fn key_source_2_stale_keys_stay_unusable_when_the_clock_steps_back() {
         entra_jwt_core::Error::KeysUnavailable
     );
 }
+
+/// key_source-3 (invariant 3): an unknown kid was rate-limited only against
+/// the last JWKS fetch. When its refresh had to start with the discovery
+/// document (no `jwks_uri` known yet, keys loaded from a cache) and that fetch
+/// failed, no JWKS fetch was recorded, so every later token with an unknown
+/// kid started another discovery fetch: the amplification SPEC §7 forbids.
+#[test]
+fn key_source_3_unknown_kids_cannot_restart_a_failed_discovery_refresh() {
+    use entra_jwt_core::{FetchReason, KidVerdict};
+    let mut source = KeySource::from_discovery_url(
+        "https://login.microsoftonline.com/t/v2.0/.well-known/openid-configuration",
+        RefreshConfig::default(),
+    );
+    // Keys from a warm cache; the discovery document is not known.
+    source
+        .handle_cached(
+            tt::NOW,
+            0,
+            DocumentKind::Jwks,
+            TestTenant::jwks_json().as_bytes(),
+            tt::NOW,
+        )
+        .unwrap();
+    assert_eq!(source.handle_unknown_kid(tt::NOW), KidVerdict::Wait);
+    let request = source.poll_fetch(tt::NOW, 0).unwrap();
+    assert_eq!(
+        (request.kind, request.reason),
+        (DocumentKind::Discovery, FetchReason::UnknownKid)
+    );
+    source
+        .handle_fetched(tt::NOW, 0, DocumentKind::Discovery, Err(()))
+        .unwrap();
+    // A flood of unknown kids now costs nothing (until the failed fetch's own
+    // backoff of 30 s ends, and a new unknown-kid refresh only after 5 min).
+    for i in 1..30 {
+        assert_eq!(source.handle_unknown_kid(tt::NOW + i), KidVerdict::Reject);
+        assert!(source.poll_fetch(tt::NOW + i, 0).is_none());
+    }
+    for i in 30..300 {
+        assert_eq!(source.handle_unknown_kid(tt::NOW + i), KidVerdict::Reject);
+    }
+    assert_eq!(source.handle_unknown_kid(tt::NOW + 300), KidVerdict::Wait);
+}

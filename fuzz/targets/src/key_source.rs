@@ -497,8 +497,10 @@ fn apply(source: &mut KeySource, shadow: &mut KeySource, m: &mut Model, event: &
             );
             match verdict {
                 KidVerdict::Reject => assert!(
-                    m.last_jwks_request
-                        .is_some_and(|r| t.saturating_sub(r) < m.unknown_kid_interval),
+                    [m.last_jwks_request, m.last_kid_refresh]
+                        .into_iter()
+                        .flatten()
+                        .any(|r| t.saturating_sub(r) < m.unknown_kid_interval),
                     "invariant 3: rejected without a recent refresh"
                 ),
                 KidVerdict::Wait => assert!(
