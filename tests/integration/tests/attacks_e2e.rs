@@ -804,3 +804,74 @@ fn every_attack_class_through_the_tower_layer() {
     });
     blocking.assert_fetched_nothing_named(1);
 }
+
+// The verified-token cache (`Verifier::token_cache`) must not become a way
+// around the checks: near misses of a cached token (same signature over a
+// changed payload, a changed signature, a second encoding, a changed header)
+// are verified from scratch and refused, and the cached token itself is
+// refused once expired or once its key left the set.
+#[test]
+fn near_misses_of_a_cached_token_are_not_served_from_the_cache() {
+    use entra_jwt::TokenCacheConfig;
+
+    let issuer = MockIssuer::entra(tt::TENANT_ID);
+    let clock = Arc::new(ManualClock::new(tt::NOW));
+    let source = KeySource::from_discovery_url(&issuer.discovery_url(), RefreshConfig::default());
+    let fetcher = UreqFetcher::new(FetchConfig::default().dangerous_allow_http_loopback());
+    let v = Verifier::builder(policy(), source, fetcher)
+        .clock(Arc::clone(&clock) as _)
+        .entropy(Arc::new(FixedEntropy(0)))
+        .token_cache(TokenCacheConfig::default())
+        .build();
+    let token = good_token();
+    for _ in 0..3 {
+        v.verify(&token).unwrap();
+    }
+    assert_eq!(v.cached_tokens(), 1);
+    let (input, sig) = token.rsplit_once('.').unwrap();
+    let (header, _) = input.split_once('.').unwrap();
+    let mut claims = TestTenant::v2_claims(tt::NOW);
+    claims["scp"] = json!("Data.Read Data.Write Admin");
+    let forged_payload = format!("{header}.{}.{sig}", b64(claims.to_string().as_bytes()));
+    let mut sig_bytes = URL_SAFE_NO_PAD.decode(sig).unwrap();
+    sig_bytes[100] ^= 1;
+    let flipped = format!("{input}.{}", b64(&sig_bytes));
+    let padded = format!("{token}=");
+    let rs512_header = b64(
+        json!({"typ": "JWT", "alg": "RS512", "kid": Key::Rsa2048.kid()})
+            .to_string()
+            .as_bytes(),
+    );
+    let (_, payload) = input.split_once('.').unwrap();
+    let other_header = format!("{rs512_header}.{payload}.{sig}");
+    for (forged, code) in [
+        (&forged_payload, Error::BadSignature),
+        (&flipped, Error::BadSignature),
+        (&padded, Error::Malformed),
+        (&other_header, Error::UnsupportedAlg),
+    ] {
+        assert_eq!(v.verify(forged).unwrap_err(), code);
+    }
+    assert_eq!(v.cached_tokens(), 1, "refused tokens are never cached");
+    // Past exp + leeway the cached token is refused, not served.
+    clock.set(tt::NOW + 3600 + 300);
+    assert_eq!(v.verify(&token).unwrap_err(), Error::Expired);
+    // Back in its window but after its key left the set: refused as unknown.
+    let v4096 = tenant().sign(
+        Key::Rsa4096,
+        &TestTenant::header(Key::Rsa4096),
+        &TestTenant::v2_claims(tt::NOW),
+    );
+    clock.set(tt::NOW);
+    v.verify(&v4096).unwrap();
+    issuer.rotate_jwks();
+    clock.set(tt::NOW + 700);
+    // The first token of the new key brings the rotated set in.
+    let next = tenant().sign(
+        Key::Rsa2048Next,
+        &TestTenant::header(Key::Rsa2048Next),
+        &TestTenant::v2_claims(tt::NOW),
+    );
+    v.verify(&next).unwrap();
+    assert_eq!(v.verify(&v4096).unwrap_err(), Error::UnknownKey);
+}
