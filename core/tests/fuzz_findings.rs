@@ -101,6 +101,62 @@ fn cost_3_arrays_and_objects_per_segment_are_capped() {
     assert_eq!(verify(MAX_JSON_CONTAINERS + 1), Error::Malformed);
 }
 
+/// cost-4 (fuzz/targets/tests/cost.rs): within the member cap, a 31 KiB
+/// header of 253 member names of 80+ bytes, naming the 4096-bit key, cost
+/// 6.3x a normal verification (parsing and the duplicate check on long
+/// names, then the 4096-bit operation). The header segment is now capped at
+/// MAX_HEADER_BYTES (4 KiB; Entra's are under 300 bytes) before any
+/// decoding, so that header is malformed even for a backend that accepts
+/// every signature.
+#[test]
+fn cost_4_the_header_segment_is_capped_before_decoding() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use entra_jwt_core::limits::MAX_HEADER_BYTES;
+    use entra_jwt_core::{Error, KeySet, Policy, RsaKey, SignatureBackend};
+
+    struct AcceptAll;
+    impl SignatureBackend for AcceptAll {
+        fn verify_rs256(&self, _: &RsaKey, _: &[u8], _: &[u8]) -> bool {
+            true
+        }
+    }
+    let keys = KeySet::from_jwks(TestTenant::jwks_json().as_bytes()).unwrap();
+    let policy = Policy::single_tenant(tt::TENANT_ID, tt::APP_ID)
+        .build()
+        .unwrap();
+    let claims =
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&TestTenant::v2_claims(tt::NOW)).unwrap());
+    let kid = tt::Key::Rsa4096.kid();
+    let token = |names: usize| {
+        let mut header = format!(r#"{{"typ":"JWT","alg":"RS256","kid":"{kid}""#);
+        for i in 0..names {
+            header.push_str(&format!(r#","{}{i:x}":0"#, "n".repeat(80)));
+        }
+        header.push('}');
+        let header = URL_SAFE_NO_PAD.encode(header);
+        (
+            header.len(),
+            format!("{header}.{claims}.{}", URL_SAFE_NO_PAD.encode([0u8; 512])),
+        )
+    };
+    let (len, hostile) = token(253);
+    assert!(len > MAX_HEADER_BYTES);
+    assert_eq!(
+        policy
+            .verify_with(&AcceptAll, &hostile, &keys, tt::NOW)
+            .unwrap_err(),
+        Error::Malformed
+    );
+    let (len, within) = token(20);
+    assert!(len <= MAX_HEADER_BYTES);
+    assert!(
+        policy
+            .verify_with(&AcceptAll, &within, &keys, tt::NOW)
+            .is_ok()
+    );
+}
+
 /// key_source-2 (invariant 1): `keys(now)` judged the maximum staleness at the
 /// `now` it was given, while every plan uses the latest time seen; after the
 /// driver's clock stepped back (an NTP correction), a set already refused as

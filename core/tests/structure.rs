@@ -613,3 +613,80 @@ fn tampered_header_is_bad_signature() {
     let token = format!("{}.{p}.{s}", b64(&spaced));
     assert_eq!(verify(&token).unwrap_err(), Error::BadSignature);
 }
+
+// ---- header cap (fuzz finding cost-4) ----
+
+/// A validly signed token whose header segment is exactly `len` bytes long
+/// (the header is padded with spaces, which JSON ignores).
+fn token_with_header_len(len: usize) -> String {
+    let mut header = header_json();
+    while b64(&header).len() < len {
+        header.insert(1, b' ');
+    }
+    assert_eq!(b64(&header).len(), len, "reachable length");
+    tt().sign_raw(Key::Rsa2048, &header, &claims_json())
+}
+
+#[test]
+fn header_of_exactly_the_cap_verifies() {
+    use entra_jwt_core::limits::MAX_HEADER_BYTES;
+    let token = token_with_header_len(MAX_HEADER_BYTES);
+    assert!(verify(&token).is_ok());
+}
+
+#[test]
+fn header_one_byte_over_the_cap_is_malformed_before_the_signature() {
+    use entra_jwt_core::limits::MAX_HEADER_BYTES;
+    // 4 KiB + 1 is not a length base64 produces; +2 is (and so is +3).
+    let token = token_with_header_len(MAX_HEADER_BYTES + 2);
+    // Even a backend that accepts every signature never gets to see it.
+    assert_eq!(
+        policy()
+            .verify_with(&AcceptAll, &token, keys(), NOW)
+            .unwrap_err(),
+        Error::Malformed
+    );
+    let under = token_with_header_len(MAX_HEADER_BYTES - 2);
+    assert!(
+        policy()
+            .verify_with(&AcceptAll, &under, keys(), NOW)
+            .is_ok()
+    );
+}
+
+#[test]
+fn an_oversized_first_segment_of_five_is_still_an_encrypted_token() {
+    let big = "a".repeat(8 * 1024);
+    assert_eq!(
+        verify(&format!("{big}.b.c.d.e")).unwrap_err(),
+        Error::EncryptedToken
+    );
+}
+
+#[test]
+fn dots_on_every_side_of_a_64_byte_boundary_split_the_same() {
+    // The segment scan tests 64-byte chunks at a time: a dot as the last
+    // byte of one chunk or the first of the next must be found all the same.
+    for header_len in [62usize, 63, 64, 65, 127, 128, 129] {
+        let mut header = header_json();
+        while b64(&header).len() < header_len {
+            header.insert(1, b' ');
+        }
+        if b64(&header).len() != header_len {
+            continue; // not a length base64 produces
+        }
+        let token = tt().sign_raw(Key::Rsa2048, &header, &claims_json());
+        assert!(verify(&token).is_ok(), "header of {header_len} bytes");
+        let (h, p, s) = split(&token);
+        assert_eq!(
+            verify(&format!("{h}.{p}.{s}.x")).unwrap_err(),
+            Error::Malformed,
+            "four segments, header of {header_len} bytes"
+        );
+        assert_eq!(
+            verify(&format!("{h}.{p}.{s}.x.y")).unwrap_err(),
+            Error::EncryptedToken,
+            "five segments, header of {header_len} bytes"
+        );
+    }
+}

@@ -5,7 +5,9 @@ use std::sync::OnceLock;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use entra_jwt_core::limits::{DEFAULT_LEEWAY_SECS, DEFAULT_MAX_TOKEN_BYTES, MAX_KID_LEN};
+use entra_jwt_core::limits::{
+    DEFAULT_LEEWAY_SECS, DEFAULT_MAX_TOKEN_BYTES, MAX_HEADER_BYTES, MAX_KID_LEN,
+};
 use entra_jwt_core::{
     Claims, Error, ErrorClass, Jwk, Policy, RS256, RustCryptoBackend, UntrustedToken,
     VartimeBackend, is_guid, parse_authorization,
@@ -149,6 +151,7 @@ pub fn token(data: &[u8]) {
     assert!(data.len() <= cap);
     let segments: Vec<&[u8]> = data.split(|&b| b == b'.').collect();
     assert_eq!(segments.len(), 3);
+    assert!(segments[0].len() <= MAX_HEADER_BYTES, "header cap");
     let decode = |segment: &[u8]| {
         let bytes = URL_SAFE_NO_PAD.decode(segment).expect("parsed ⇒ base64url");
         assert_eq!(
