@@ -240,6 +240,10 @@ struct Typed {
 }
 
 #[derive(PartialEq, Eq)]
+// Cache-line aligned, so the reference counts in front of it have a line of
+// their own: threads that clone the same cached claims then do not evict
+// the fields every policy check reads from each other's caches.
+#[repr(align(64))]
 struct Inner {
     /// The payload JSON as signed, then any unescaped copies of claim strings
     /// that held JSON escapes (rare).

@@ -16,23 +16,36 @@
 //!   a token whose key left the set is verified from scratch (and then fails
 //!   as an unknown key, after the usual refresh).
 //! - Bounded by entries and by bytes (token plus payload plus a fixed
-//!   overhead per entry), split over [`SHARDS`] independently locked shards;
-//!   when a shard is full the oldest entries go first (FIFO). The maps are
-//!   allocated once, so a hit allocates nothing and an insert allocates only
-//!   the copy of the token.
+//!   overhead per entry); when full, the oldest entries go first (FIFO).
+//! - A hit takes no lock and writes no memory another thread reads, except
+//!   the reference count of the claims it returns: the slots are
+//!   [`arc_swap`] cells read through thread-local hazard slots, so threads
+//!   verifying cached tokens do not queue behind each other or bounce a
+//!   lock's cache line between cores. Inserts and removals (after a full
+//!   verification, or when a hit fails) take one mutex for the bookkeeping.
+//! - A hit allocates nothing, except the first hit of an entry after the key
+//!   set changed, which re-binds the entry to the new set (one allocation,
+//!   so later hits skip the key search). An insert allocates the copy of the
+//!   token and the entry.
 
-use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::collections::VecDeque;
+use std::hash::{BuildHasher, Hasher, RandomState};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use arc_swap::ArcSwapOption;
 use entra_jwt_core::{Error, KeySet, Policy, SharedClaims};
 
-/// Independently locked parts of the cache (threads rarely meet on one).
-pub const SHARDS: usize = 8;
+/// Slots probed per token: an entry lives in one of the `PROBE` slots after
+/// its hash's home slot.
+const PROBE: usize = 4;
 
-/// Bytes counted per entry beyond its token and payload (map slot, queue
-/// slot, claims header).
+/// Bytes counted per entry beyond its token and payload (slot, queue slot,
+/// entry and claims headers).
 pub const ENTRY_OVERHEAD: usize = 256;
+
+/// Largest entry bound a [`TokenCacheConfig`] takes (its slot table is
+/// allocated up front: 16 bytes per entry).
+pub const MAX_ENTRIES: usize = 1 << 20;
 
 /// How much a [`TokenCache`] may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,10 +65,10 @@ impl Default for TokenCacheConfig {
 }
 
 impl TokenCacheConfig {
-    /// At most this many tokens (rounded up to a multiple of [`SHARDS`]).
+    /// At most this many tokens (1 to [`MAX_ENTRIES`]).
     #[must_use]
     pub fn max_entries(mut self, entries: usize) -> Self {
-        self.max_entries = entries.max(1);
+        self.max_entries = entries.clamp(1, MAX_ENTRIES);
         self
     }
     /// At most this many bytes of tokens, payloads and per-entry overhead.
@@ -76,26 +89,13 @@ impl TokenCacheConfig {
     }
 }
 
-/// The hash is already a keyed hash: the map uses it as is.
-#[derive(Default)]
-struct IdentityHasher(u64);
-
-impl Hasher for IdentityHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) | u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
+/// One verified token. Immutable once published; a re-bind publishes a copy.
 struct Entry {
-    token: Box<str>,
+    hash: u64,
+    /// Insertion number: identifies the entry in the FIFO bookkeeping (a
+    /// re-bound copy keeps it).
+    seq: u64,
+    token: Arc<str>,
     claims: SharedClaims,
     /// The key set that verified the token, and the key's position in it.
     keys: Arc<KeySet>,
@@ -103,17 +103,22 @@ struct Entry {
     cost: usize,
 }
 
-struct Shard {
-    map: HashMap<u64, Entry, BuildHasherDefault<IdentityHasher>>,
-    order: VecDeque<u64>,
+/// What writers share, under the mutex.
+struct Book {
+    /// (slot, seq) in insertion order; may hold stale pairs of entries
+    /// already gone, skipped when popped and compacted when long.
+    order: VecDeque<(usize, u64)>,
+    entries: usize,
     bytes: usize,
-    max_entries: usize,
-    max_bytes: usize,
+    next_seq: u64,
 }
 
 /// A bounded cache of verified tokens; see the module documentation.
 pub struct TokenCache {
-    shards: Box<[Mutex<Shard>]>,
+    slots: Box<[ArcSwapOption<Entry>]>,
+    book: Mutex<Book>,
+    max_entries: usize,
+    max_bytes: usize,
     hasher: RandomState,
 }
 
@@ -136,28 +141,23 @@ pub(crate) enum Lookup {
 }
 
 impl TokenCache {
-    /// An empty cache with these bounds (its maps are allocated now).
+    /// An empty cache with these bounds (its slot table and queue are
+    /// allocated now).
     #[must_use]
     pub fn new(config: TokenCacheConfig) -> Self {
-        let per_entries = config.max_entries.div_ceil(SHARDS);
-        let per_bytes = config.max_bytes / SHARDS;
-        let shards = (0..SHARDS)
-            .map(|_| {
-                Mutex::new(Shard {
-                    // Twice the bound, so removals never force a regrowth.
-                    map: HashMap::with_capacity_and_hasher(
-                        2 * per_entries,
-                        BuildHasherDefault::default(),
-                    ),
-                    order: VecDeque::with_capacity(per_entries + 1),
-                    bytes: 0,
-                    max_entries: per_entries,
-                    max_bytes: per_bytes,
-                })
-            })
-            .collect();
+        let max_entries = config.max_entries.clamp(1, MAX_ENTRIES);
+        // At most half the slots are ever full, so a probe window rarely is.
+        let slots = (2 * max_entries).next_power_of_two().max(PROBE);
         Self {
-            shards,
+            slots: (0..slots).map(|_| ArcSwapOption::empty()).collect(),
+            book: Mutex::new(Book {
+                order: VecDeque::with_capacity(2 * max_entries + PROBE),
+                entries: 0,
+                bytes: 0,
+                next_seq: 0,
+            }),
+            max_entries,
+            max_bytes: config.max_bytes,
             hasher: RandomState::new(),
         }
     }
@@ -165,10 +165,7 @@ impl TokenCache {
     /// How many tokens are cached.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|s| s.lock().unwrap_or_else(PoisonError::into_inner).map.len())
-            .sum()
+        self.book().entries
     }
 
     /// Whether nothing is cached.
@@ -179,67 +176,121 @@ impl TokenCache {
 
     /// Drops every entry.
     pub fn clear(&self) {
-        for s in &*self.shards {
-            let mut s = s.lock().unwrap_or_else(PoisonError::into_inner);
-            s.map.clear();
-            s.order.clear();
-            s.bytes = 0;
+        let mut book = self.book();
+        for slot in &*self.slots {
+            slot.store(None);
         }
+        book.order.clear();
+        book.entries = 0;
+        book.bytes = 0;
     }
 
-    fn slot(&self, token: &str) -> (u64, &Mutex<Shard>) {
+    fn book(&self) -> MutexGuard<'_, Book> {
+        // Every critical section leaves the bookkeeping consistent.
+        self.book.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The token's keyed hash: its length and its last 64 bytes (the
+    /// signature, random for every real token).
+    fn hash(&self, token: &str) -> u64 {
         let bytes = token.as_bytes();
         let tail = bytes.get(bytes.len().saturating_sub(64)..).unwrap_or(bytes);
         let mut h = self.hasher.build_hasher();
         h.write_usize(bytes.len());
         h.write(tail);
-        let hash = h.finish();
-        let index = usize::try_from(hash >> 61).unwrap_or(0) % self.shards.len().max(1);
-        // `shards` is never empty (SHARDS > 0).
-        let shard = self.shards.get(index).unwrap_or_else(|| {
-            self.shards
-                .first()
-                .unwrap_or_else(|| unreachable!("the cache has shards"))
-        });
-        (hash, shard)
+        h.finish()
+    }
+
+    /// The slot indices a token with `hash` may live in.
+    fn window(&self, hash: u64) -> impl Iterator<Item = usize> + use<> {
+        let mask = self.slots.len() - 1; // a power of two, at least PROBE
+        // Truncation is fine: the mask keeps low bits only.
+        #[allow(clippy::cast_possible_truncation)]
+        let home = hash as usize;
+        (0..PROBE).map(move |j| home.wrapping_add(j) & mask)
+    }
+
+    fn slot(&self, index: usize) -> Option<&ArcSwapOption<Entry>> {
+        self.slots.get(index)
     }
 
     /// Looks `token` up and, on a hit, re-checks it against `policy` at `now`
     /// with the current key set `keys`.
     pub(crate) fn get(&self, token: &str, keys: &Arc<KeySet>, policy: &Policy, now: u64) -> Lookup {
-        let (hash, shard) = self.slot(token);
-        let mut s = shard.lock().unwrap_or_else(PoisonError::into_inner);
-        let (lookup, drop_entry) = {
-            let Some(entry) = s.map.get_mut(&hash) else {
-                return Lookup::Miss;
+        let hash = self.hash(token);
+        for index in self.window(hash) {
+            let Some(slot) = self.slot(index) else {
+                continue;
             };
-            if *entry.token != *token {
-                return Lookup::Miss;
+            let guard = slot.load();
+            let Some(entry) = guard.as_ref() else {
+                continue;
+            };
+            if entry.hash != hash || *entry.token != *token {
+                continue;
             }
-            let mut present = true;
-            if !Arc::ptr_eq(&entry.keys, keys) {
+            let key_index = if Arc::ptr_eq(&entry.keys, keys) {
+                Some(entry.key_index)
+            } else {
                 // A new key set: the token's key must still be there, unchanged.
-                let old = entry.keys.get(entry.key_index);
-                match old.and_then(|old| keys.iter().position(|k| k == old)) {
-                    Some(index) => {
-                        entry.keys = Arc::clone(keys);
-                        entry.key_index = index;
-                    }
-                    None => present = false,
+                let found = entry
+                    .keys
+                    .get(entry.key_index)
+                    .and_then(|old| keys.iter().position(|k| k == old));
+                if let Some(key_index) = found {
+                    let rebound = Arc::new(Entry {
+                        hash,
+                        seq: entry.seq,
+                        token: Arc::clone(&entry.token),
+                        claims: entry.claims.clone(),
+                        keys: Arc::clone(keys),
+                        key_index,
+                        cost: entry.cost,
+                    });
+                    // Lost races are harmless: the entry changed meanwhile.
+                    let _ = slot.compare_and_swap(&guard, Some(rebound));
                 }
-            }
-            match keys.get(entry.key_index) {
-                Some(key) if present => match policy.check(&entry.claims, key, now) {
-                    Ok(()) => (Lookup::Hit(entry.claims.clone()), false),
-                    Err(e) => (Lookup::Fails(e), true),
+                found
+            };
+            let lookup = match key_index.and_then(|i| keys.get(i)) {
+                Some(key) => match policy.check(&entry.claims, key, now) {
+                    Ok(()) => return Lookup::Hit(entry.claims.clone()),
+                    Err(e) => Lookup::Fails(e),
                 },
-                _ => (Lookup::Miss, true),
-            }
-        };
-        if drop_entry {
-            s.remove(hash);
+                None => Lookup::Miss,
+            };
+            let seq = entry.seq;
+            drop(guard);
+            self.remove(index, seq);
+            return lookup;
         }
-        lookup
+        Lookup::Miss
+    }
+
+    /// Drops the entry `seq` if slot `index` still holds it.
+    fn remove(&self, index: usize, seq: u64) {
+        let mut book = self.book();
+        self.evict(&mut book, index, Some(seq));
+    }
+
+    /// Empties slot `index` (only if it holds entry `seq`, when given),
+    /// keeping the counts right. Called with the book locked.
+    fn evict(&self, book: &mut Book, index: usize, seq: Option<u64>) {
+        let Some(slot) = self.slot(index) else {
+            return;
+        };
+        let current = slot.load();
+        let Some(entry) = current.as_ref() else {
+            return;
+        };
+        if seq.is_some_and(|seq| seq != entry.seq) {
+            return;
+        }
+        // Only writers (holding the book) empty or fill a slot; readers only
+        // swap an entry for its re-bound copy, which keeps seq and cost.
+        slot.store(None);
+        book.entries = book.entries.saturating_sub(1);
+        book.bytes = book.bytes.saturating_sub(entry.cost);
     }
 
     /// Keeps a token that just verified with `keys.get(key_index)`.
@@ -250,45 +301,64 @@ impl TokenCache {
         keys: &Arc<KeySet>,
         key_index: usize,
     ) {
-        let (hash, shard) = self.slot(token);
+        let hash = self.hash(token);
         let cost = token.len() + claims.json().len() + ENTRY_OVERHEAD;
-        let mut s = shard.lock().unwrap_or_else(PoisonError::into_inner);
-        if cost > s.max_bytes {
+        if cost > self.max_bytes {
             return;
         }
-        s.remove(hash);
-        while s.map.len() >= s.max_entries || s.bytes + cost > s.max_bytes {
-            match s.order.pop_front() {
-                Some(old) => {
-                    if let Some(e) = s.map.remove(&old) {
-                        s.bytes -= e.cost;
+        let mut book = self.book();
+        // The same token's slot, else an empty one, else the window's oldest.
+        let (mut same, mut empty, mut oldest) = (None, None, None::<(u64, usize)>);
+        for index in self.window(hash) {
+            let Some(slot) = self.slot(index) else {
+                continue;
+            };
+            match slot.load().as_ref() {
+                None => {
+                    empty = empty.or(Some(index));
+                }
+                Some(e) if e.hash == hash && *e.token == *token => same = Some(index),
+                Some(e) => {
+                    if oldest.is_none_or(|(seq, _)| e.seq < seq) {
+                        oldest = Some((e.seq, index));
                     }
                 }
-                None => break,
             }
         }
-        s.bytes += cost;
-        s.order.push_back(hash);
-        s.map.insert(
-            hash,
-            Entry {
+        let Some(target) = same.or(empty).or(oldest.map(|(_, index)| index)) else {
+            return;
+        };
+        self.evict(&mut book, target, None);
+        while book.entries >= self.max_entries || book.bytes + cost > self.max_bytes {
+            let Some((index, seq)) = book.order.pop_front() else {
+                break;
+            };
+            self.evict(&mut book, index, Some(seq));
+        }
+        if book.order.len() >= book.order.capacity().saturating_sub(1) {
+            // Forget pairs whose entries are gone (replaced or dropped).
+            let slots = &self.slots;
+            book.order.retain(|&(index, seq)| {
+                slots
+                    .get(index)
+                    .is_some_and(|s| s.load().as_ref().is_some_and(|e| e.seq == seq))
+            });
+        }
+        let seq = book.next_seq;
+        book.next_seq += 1;
+        book.entries += 1;
+        book.bytes += cost;
+        book.order.push_back((target, seq));
+        if let Some(slot) = self.slot(target) {
+            slot.store(Some(Arc::new(Entry {
+                hash,
+                seq,
                 token: token.into(),
                 claims: claims.clone(),
                 keys: Arc::clone(keys),
                 key_index,
                 cost,
-            },
-        );
-    }
-}
-
-impl Shard {
-    fn remove(&mut self, hash: u64) {
-        if let Some(e) = self.map.remove(&hash) {
-            self.bytes -= e.cost;
-            if let Some(pos) = self.order.iter().position(|&h| h == hash) {
-                self.order.remove(pos);
-            }
+            })));
         }
     }
 }

@@ -151,3 +151,64 @@ fn bounded_by_entries_and_bytes() {
     assert!(v.cached_tokens() <= 16, "{}", v.cached_tokens());
     assert!(v.cached_tokens() >= 1);
 }
+
+#[test]
+fn concurrent_hits_inserts_and_evictions_never_mix_tokens_up() {
+    // A cache far smaller than the working set: every thread keeps
+    // inserting, evicting and hitting at once (hits take no lock).
+    let (v, _, _) = verifier(TokenCacheConfig::default().max_entries(8));
+    let tokens: Vec<(String, String)> = (0..24)
+        .map(|i| {
+            let uti = format!("mix-{i:02}");
+            (token(Key::Rsa2048, tt::NOW, &uti), uti)
+        })
+        .collect();
+    let tokens = Arc::new(tokens);
+    let workers: Vec<_> = (0..2)
+        .map(|w| {
+            let (v, tokens) = (v.clone(), Arc::clone(&tokens));
+            std::thread::spawn(move || {
+                let mut checked = 0usize;
+                for round in 0..40 {
+                    for (i, (t, uti)) in tokens.iter().enumerate() {
+                        // The two threads walk in opposite directions.
+                        if (i + round + w) % 3 == 0 {
+                            continue;
+                        }
+                        let claims = v.verify_shared(t).unwrap();
+                        assert!(claims.json().contains(&format!(r#""uti":"{uti}""#)));
+                        checked += 1;
+                    }
+                }
+                checked
+            })
+        })
+        .collect();
+    let checked: usize = workers.into_iter().map(|w| w.join().unwrap()).sum();
+    assert!(checked > 1000, "{checked}");
+    assert!(v.cached_tokens() <= 8, "{}", v.cached_tokens());
+    assert!(v.cached_tokens() >= 1);
+}
+
+#[test]
+fn a_rotation_keeps_entries_whose_key_stayed_and_hits_stay_correct() {
+    let (v, clock, serve) = verifier(TokenCacheConfig::default());
+    let tokens: Vec<String> = (0..16)
+        .map(|i| token(Key::Rsa2048, tt::NOW, &format!("rot-{i}")))
+        .collect();
+    for t in &tokens {
+        v.verify_shared(t).unwrap();
+    }
+    assert_eq!(v.cached_tokens(), 16);
+    *serve.0.lock().unwrap() = TestTenant::jwks_rotated_json().to_string();
+    clock.advance(3600 * 2);
+    v.refresh_due();
+    clock.set(tt::NOW + 60);
+    // Every entry is re-bound to the new set on its first hit, then hits.
+    for _ in 0..3 {
+        for t in &tokens {
+            v.verify_shared(t).unwrap();
+        }
+    }
+    assert_eq!(v.cached_tokens(), 16, "no entry lost, none duplicated");
+}
