@@ -198,7 +198,7 @@ fn garbage_empty_huge_and_looping_answers_at_start_are_keys_unavailable() {
         let v = verifier(&issuer, Arc::clone(&clock) as _, Duration::from_secs(2));
         let start = Instant::now();
         assert_unavailable(&v, tt::NOW);
-        assert!(start.elapsed() < Duration::from_secs(3), "{label}");
+        assert!(start.elapsed() < Duration::from_secs(5), "{label}");
         assert_eq!(issuer.total_requests(), 1, "{label}: one request, no retry");
     }
     // The JWKS alone broken: discovery loads, the key set does not.
@@ -220,7 +220,7 @@ fn redirect_loop_is_cut_after_max_redirects() {
     let v = verifier(&issuer, Arc::clone(&clock) as _, Duration::from_secs(2));
     let start = Instant::now();
     assert_unavailable(&v, tt::NOW);
-    assert!(start.elapsed() < Duration::from_secs(2));
+    assert!(start.elapsed() < Duration::from_secs(5));
     let hops = issuer.requests("/loop/a") + issuer.requests("/loop/b");
     assert_eq!(
         hops, MAX_REDIRECTS,
@@ -245,8 +245,8 @@ fn slow_issuer_at_start_is_bounded_by_the_fetch_timeout() {
     for (label, slow) in [
         ("hang", Response::hang()),
         (
-            "5 s delay",
-            Response::json("{}").with_delay(Duration::from_secs(5)),
+            "10 s delay",
+            Response::json("{}").with_delay(Duration::from_secs(10)),
         ),
     ] {
         let issuer = MockIssuer::entra(tt::TENANT_ID);
@@ -258,7 +258,7 @@ fn slow_issuer_at_start_is_bounded_by_the_fetch_timeout() {
         let elapsed = start.elapsed();
         println!("{label}: first verification answered after {elapsed:?}");
         assert!(
-            elapsed >= Duration::from_millis(900) && elapsed < Duration::from_secs(3),
+            elapsed >= Duration::from_millis(900) && elapsed < Duration::from_secs(5),
             "{label}: {elapsed:?}"
         );
         // Until the retry is due, nothing waits on the issuer again.
@@ -299,7 +299,7 @@ fn hanging_issuer_during_a_48_hour_outage_never_blocks_a_known_key() {
         Error::UnknownKey
     );
     assert!(
-        start.elapsed() < Duration::from_secs(4),
+        start.elapsed() < Duration::from_secs(5),
         "{:?}",
         start.elapsed()
     );
@@ -312,7 +312,7 @@ fn slow_refresh_for_an_unknown_kid_is_bounded_by_the_timeout() {
     let v = loaded(&issuer, &clock);
     issuer.route(
         &issuer.jwks_path(),
-        Response::json(TestTenant::jwks_rotated_json()).with_delay(Duration::from_secs(5)),
+        Response::json(TestTenant::jwks_rotated_json()).with_delay(Duration::from_secs(10)),
     );
     clock.advance(600);
     let start = Instant::now();
@@ -324,7 +324,7 @@ fn slow_refresh_for_an_unknown_kid_is_bounded_by_the_timeout() {
     );
     let elapsed = start.elapsed();
     assert!(
-        elapsed >= Duration::from_millis(900) && elapsed < Duration::from_secs(3),
+        elapsed >= Duration::from_millis(900) && elapsed < Duration::from_secs(5),
         "{elapsed:?}"
     );
     // Known keys were never in question.
