@@ -247,7 +247,7 @@ pub struct UntrustedToken<'a> {
 }
 
 impl<'a> UntrustedToken<'a> {
-    /// Parses a compact JWS: size cap, exactly three segments, strict base64url,
+    /// Parses a compact JWS: size cap, exactly three segments, the header cap, strict base64url,
     /// one JSON object header without duplicates, and the header rules of SPEC §3.
     pub fn parse(token: &'a [u8], max_bytes: usize) -> Result<Self, Error> {
         let seg = Segments::split(token, max_bytes)?;
