@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole comparison in one go and prints a markdown table of medians
 # and ratios (ratios come from the same run, so machine noise mostly cancels).
-#   bash benches/compare.sh            # ~2 minutes after the build
+#   bash benches/compare.sh            # ~3 minutes after the build
 # Run it on an otherwise idle machine: these are per-token timings.
 set -euo pipefail
 cd "$(dirname "$0")/.."
