@@ -14,7 +14,7 @@ use crate::cache::{AsyncCache, CachedDocument, NoCache, REFRESH_LOCK_TTL, Refres
 use crate::clock::{Clock, Entropy, StdEntropy, SystemClock};
 use crate::fetch::AsyncFetch;
 use crate::shared::{self, Plan, Snapshot};
-use crate::token_cache::{Lookup, TokenCache, TokenCacheConfig};
+use crate::token_cache::{TokenCache, TokenCacheConfig, verify_through};
 use crate::verifier::MAX_REFRESH_WAIT;
 
 /// Verifies Entra ID access tokens in async code, keeping the keys fresh.
@@ -247,20 +247,14 @@ impl<F: AsyncFetch + 'static, C: AsyncCache + 'static> Inner<F, C> {
     /// One verification against `keys`: the token cache first (when there
     /// is one), then the signature; a token that verifies is cached.
     fn attempt(&self, token: &str, keys: &Arc<KeySet>, now: u64) -> Result<SharedClaims, Error> {
-        if let Some(cache) = &self.tokens {
-            match cache.get(token, keys, &self.policy, now) {
-                Lookup::Hit(claims) => return Ok(claims),
-                Lookup::Fails(e) => return Err(e),
-                Lookup::Miss => {}
-            }
-        }
-        let (claims, index) = self
-            .policy
-            .verify_keyed(self.backend.as_ref(), token, keys, now)?;
-        if let Some(cache) = &self.tokens {
-            cache.insert(token, &claims, keys, index);
-        }
-        Ok(claims)
+        verify_through(
+            self.tokens.as_ref(),
+            &self.policy,
+            self.backend.as_ref(),
+            token,
+            keys,
+            now,
+        )
     }
 
     fn lock(&self) -> StateGuard<'_> {

@@ -33,7 +33,7 @@ use std::hash::{BuildHasher, Hasher, RandomState};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use arc_swap::ArcSwapOption;
-use entra_jwt_core::{Error, KeySet, Policy, SharedClaims};
+use entra_jwt_core::{Error, KeySet, Policy, SharedClaims, SignatureBackend};
 
 /// Slots probed per token: an entry lives in one of the `PROBE` slots after
 /// its hash's home slot.
@@ -130,8 +130,32 @@ impl std::fmt::Debug for TokenCache {
     }
 }
 
+/// One verification against `keys`, for both drivers: the token cache first
+/// (when there is one), then the signature; a token that verifies is cached.
+pub(crate) fn verify_through(
+    tokens: Option<&TokenCache>,
+    policy: &Policy,
+    backend: &dyn SignatureBackend,
+    token: &str,
+    keys: &Arc<KeySet>,
+    now: u64,
+) -> Result<SharedClaims, Error> {
+    if let Some(cache) = tokens {
+        match cache.get(token, keys, policy, now) {
+            Lookup::Hit(claims) => return Ok(claims),
+            Lookup::Fails(e) => return Err(e),
+            Lookup::Miss => {}
+        }
+    }
+    let (claims, index) = policy.verify_keyed(backend, token, keys, now)?;
+    if let Some(cache) = tokens {
+        cache.insert(token, &claims, keys, index);
+    }
+    Ok(claims)
+}
+
 /// What a lookup found.
-pub(crate) enum Lookup {
+enum Lookup {
     /// A verified token that passes the policy now.
     Hit(SharedClaims),
     /// The token verified earlier but fails the policy now (expired, ...).
@@ -216,7 +240,7 @@ impl TokenCache {
 
     /// Looks `token` up and, on a hit, re-checks it against `policy` at `now`
     /// with the current key set `keys`.
-    pub(crate) fn get(&self, token: &str, keys: &Arc<KeySet>, policy: &Policy, now: u64) -> Lookup {
+    fn get(&self, token: &str, keys: &Arc<KeySet>, policy: &Policy, now: u64) -> Lookup {
         let hash = self.hash(token);
         for index in self.window(hash) {
             let Some(slot) = self.slot(index) else {
@@ -294,13 +318,7 @@ impl TokenCache {
     }
 
     /// Keeps a token that just verified with `keys.get(key_index)`.
-    pub(crate) fn insert(
-        &self,
-        token: &str,
-        claims: &SharedClaims,
-        keys: &Arc<KeySet>,
-        key_index: usize,
-    ) {
+    fn insert(&self, token: &str, claims: &SharedClaims, keys: &Arc<KeySet>, key_index: usize) {
         let hash = self.hash(token);
         let cost = token.len() + claims.json().len() + ENTRY_OVERHEAD;
         if cost > self.max_bytes {

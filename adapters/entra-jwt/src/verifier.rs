@@ -14,7 +14,7 @@ use crate::cache::{Cache, CachedDocument, NoCache, REFRESH_LOCK_TTL, RefreshLock
 use crate::clock::{Clock, Entropy, StdEntropy, SystemClock};
 use crate::fetch::Fetch;
 use crate::shared::{self, Plan, Snapshot};
-use crate::token_cache::{Lookup, TokenCache, TokenCacheConfig};
+use crate::token_cache::{TokenCache, TokenCacheConfig, verify_through};
 
 /// How long a caller waits for a refresh in flight before answering with
 /// what it has: the fetch timeout (10 s) plus one retry's wait and a margin.
@@ -266,20 +266,14 @@ impl<F: Fetch + 'static, C: Cache + 'static> Inner<F, C> {
     /// One verification against `keys`: the token cache first (when there
     /// is one), then the signature; a token that verifies is cached.
     fn attempt(&self, token: &str, keys: &Arc<KeySet>, now: u64) -> Result<SharedClaims, Error> {
-        if let Some(cache) = &self.tokens {
-            match cache.get(token, keys, &self.policy, now) {
-                Lookup::Hit(claims) => return Ok(claims),
-                Lookup::Fails(e) => return Err(e),
-                Lookup::Miss => {}
-            }
-        }
-        let (claims, index) = self
-            .policy
-            .verify_keyed(self.backend.as_ref(), token, keys, now)?;
-        if let Some(cache) = &self.tokens {
-            cache.insert(token, &claims, keys, index);
-        }
-        Ok(claims)
+        verify_through(
+            self.tokens.as_ref(),
+            &self.policy,
+            self.backend.as_ref(),
+            token,
+            keys,
+            now,
+        )
     }
 
     fn lock(&self) -> StateGuard<'_> {
